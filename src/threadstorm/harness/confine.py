@@ -1,0 +1,143 @@
+"""Confinement of a forked scenario child: limits, a private working folder, guarded calls.
+
+Applied in the child right after ``fork()``, before any scenario code runs.  Layers, from the
+outside in: the fork server runs with a scrubbed environment inside a sandbox folder (and in its
+own network namespace where the platform allows); each child gets resource limits (address space
+except on sanitizer builds, CPU time, file size, process count, no core files unless asked) and a
+fresh working folder; an audit hook refuses process control, network connections and file-system
+changes outside that folder.  Standard library only.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import sys
+from typing import Any
+
+# Audit events refused outright: process control, signals, exec, foreign code and raw memory.
+REFUSED_EVENTS = frozenset(
+    {
+        "os.fork",
+        "os.forkpty",
+        "os.exec",
+        "os.posix_spawn",
+        "os.spawn",
+        "os.system",
+        "os.kill",
+        "os.killpg",
+        "os.setuid",
+        "subprocess.Popen",
+        "pty.spawn",
+        "ctypes.dlopen",
+        "ctypes.dlsym",
+        "ctypes.addressof",
+        "ctypes.cdata",
+        "ctypes.string_at",
+        "ctypes.wstring_at",
+        "ctypes.call_function",
+        "socket.connect",
+        "socket.bind",
+        "socket.sendto",
+        "socket.getaddrinfo",
+        "sys.setrecursionlimit",
+        "sys.addaudithook",
+        "sys._current_frames",
+        "gc.get_objects",
+        "gc.get_referrers",
+        "os.chroot",
+        "signal.pthread_kill",
+        "resource.setrlimit",
+        "resource.prlimit",
+        "mmap.__new__",
+    }
+)
+
+# Audit events that change the file system: allowed only for paths inside the working folder.
+PATH_EVENTS = frozenset(
+    {
+        "os.remove",
+        "os.rmdir",
+        "os.rename",
+        "os.mkdir",
+        "os.chmod",
+        "os.chown",
+        "os.link",
+        "os.symlink",
+        "os.truncate",
+        "os.utime",
+        "os.chdir",
+        "os.chflags",
+        "os.lchflags",
+        "os.setxattr",
+        "os.removexattr",
+        "shutil.rmtree",
+        "shutil.move",
+        "shutil.copyfile",
+        "shutil.copytree",
+        "shutil.chown",
+        "shutil.make_archive",
+        "shutil.unpack_archive",
+    }
+)
+
+
+class SandboxViolation(PermissionError):
+    """A fuzzed call tried something the sandbox refuses; never counted as a finding."""
+
+
+def limit_resources(limits: dict[str, int]) -> None:
+    """Apply the resource limits named in ``limits`` (bytes, seconds, counts; 0 = leave)."""
+    table = {
+        "address_space": resource.RLIMIT_AS,
+        "cpu_seconds": resource.RLIMIT_CPU,
+        "file_size": resource.RLIMIT_FSIZE,
+        "processes": resource.RLIMIT_NPROC,
+        "core_size": resource.RLIMIT_CORE,
+    }
+    for name, value in limits.items():
+        kind = table.get(name)
+        if kind is None or (value <= 0 and name != "core_size"):
+            continue
+        try:
+            resource.setrlimit(kind, (value, value))
+        except (ValueError, OSError):
+            pass  # a hard limit below ours already confines more
+
+
+def install_guard(folder: str) -> None:
+    """Refuse dangerous audit events, and path events outside ``folder``, from now on."""
+    root = os.path.realpath(folder)
+
+    def inside(path: Any) -> bool:
+        if isinstance(path, int):
+            return False
+        try:
+            text = os.fsdecode(path)
+        except TypeError:
+            return False
+        full = os.path.realpath(os.path.join(root, text))
+        return full == root or full.startswith(root + os.sep)
+
+    def guard(event: str, args: tuple[Any, ...]) -> None:
+        if event in REFUSED_EVENTS:
+            raise SandboxViolation(f"threadstorm sandbox refuses {event}")
+        if event in PATH_EVENTS:
+            paths = [arg for arg in args[:2] if isinstance(arg, (str, bytes, os.PathLike))]
+            if not paths or not all(inside(path) for path in paths):
+                raise SandboxViolation(f"threadstorm sandbox refuses {event} outside its folder")
+        elif event == "open" and args and _opens_for_writing(args):
+            if not inside(args[0]):
+                raise SandboxViolation("threadstorm sandbox refuses writing outside its folder")
+
+    sys.addaudithook(guard)
+
+
+def _opens_for_writing(args: tuple[Any, ...]) -> bool:
+    mode = args[1] if len(args) > 1 else None
+    flags = args[2] if len(args) > 2 else 0
+    if isinstance(mode, str) and any(ch in mode for ch in "wax+"):
+        return True
+    if isinstance(flags, int) and flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC):
+        return True
+    return False

@@ -1,0 +1,144 @@
+"""Execute one scenario in the current process: build, release the threads together, record.
+
+Runs in a freshly forked child of the fork server.  Standard library only.  The hot loop is kept
+flat: every operation is bound to a callable and an argument tuple once per round, and the loop
+only calls, counts exceptions and marks which operation each thread is in (in a shared memory
+page the server reads after a crash, so a crash still says what was running).
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from typing import Any, Callable
+
+from threadstorm.harness.values import HostileError, build, resolve
+from threadstorm.scenario.model import Operation, Scenario
+
+Bound = tuple[Callable[..., Any], tuple[Any, ...]]
+
+MAX_EXCEPTION_KINDS = 32
+
+
+def build_shared(scenario: Scenario, namespace: dict[str, Any], fresh_only: bool) -> None:
+    """(Re)build the shared objects, in order, into ``namespace``."""
+    for obj in scenario.shared:
+        if obj.fresh or not fresh_only:
+            namespace[obj.name] = build(obj.recipe, namespace)
+
+
+def bind(op: Operation, namespace: dict[str, Any]) -> Bound:
+    """A callable and its arguments that perform ``op`` on the current shared objects."""
+    target = namespace[op.target]
+    args = tuple(build(arg, namespace) for arg in op.args)
+    if op.kind == "method":
+        return getattr(target, op.name), args
+    if op.kind == "function":
+        return resolve(op.name), (target, *args)
+    if op.kind == "getattr":
+        return getattr, (target, op.name)
+    if op.kind == "setattr":
+        return setattr, (target, op.name, args[0])
+    return delattr, (target, op.name)
+
+
+class ExceptionLog:
+    """Counts exceptions per (thread, operation, type), keeping the first message of each."""
+
+    def __init__(self) -> None:
+        self.entries: dict[tuple[int, int, str], list[Any]] = {}
+
+    def add(self, thread: int, op: int, error: BaseException) -> None:
+        key = (thread, op, type(error).__qualname__)
+        entry = self.entries.get(key)
+        if entry is not None:
+            entry[0] += 1
+        elif len(self.entries) < MAX_EXCEPTION_KINDS:
+            self.entries[key] = [1, str(error)[:200]]
+
+    def as_json(self) -> list[dict[str, Any]]:
+        return [
+            {"thread": t, "op": o, "type": name, "count": count, "message": message}
+            for (t, o, name), (count, message) in sorted(self.entries.items())
+        ]
+
+
+def describe_types(namespace: dict[str, Any]) -> dict[str, str]:
+    """The qualified type name of every shared object (what a crash report calls it)."""
+    return {
+        name: f"{type(value).__module__}.{type(value).__qualname__}"
+        for name, value in namespace.items()
+    }
+
+
+def run_scenario(
+    scenario: Scenario,
+    mark: Callable[[int, int], None],
+    announce: Callable[[dict[str, Any]], None],
+) -> dict[str, Any]:
+    """Run ``scenario``; ``mark(thread, op)`` records progress, ``announce`` reports setup."""
+    namespace: dict[str, Any] = {}
+    build_shared(scenario, namespace, fresh_only=False)
+    announce({"event": "setup", "types": describe_types(namespace)})
+    log = ExceptionLog()
+    rounds_started = [0]
+
+    def next_round() -> None:
+        if rounds_started[0]:
+            build_shared(scenario, namespace, fresh_only=True)
+        rounds_started[0] += 1
+
+    barrier = threading.Barrier(scenario.thread_count, action=next_round)
+    workers = [
+        threading.Thread(
+            target=_worker,
+            args=(scenario, number, namespace, barrier, log, mark),
+            name=f"threadstorm-{number}",
+        )
+        for number in range(scenario.thread_count)
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    exceptions = log.as_json()
+    return {
+        "event": "done",
+        "status": "raised" if exceptions else "passed",
+        "exceptions": exceptions,
+        "gil_enabled": _gil_enabled(),
+    }
+
+
+def _worker(
+    scenario: Scenario,
+    number: int,
+    namespace: dict[str, Any],
+    barrier: threading.Barrier,
+    log: ExceptionLog,
+    mark: Callable[[int, int], None],
+) -> None:
+    operations = scenario.threads[number].operations
+    iterations = range(scenario.iterations)
+    for _ in range(scenario.rounds):
+        barrier.wait()
+        try:
+            calls = [bind(op, namespace) for op in operations]
+        except Exception as error:  # noqa: BLE001 - a failed bind is a raised outcome
+            log.add(number, -1, error)
+            continue
+        for _ in iterations:
+            for index, (func, args) in enumerate(calls):
+                mark(number, index)
+                try:
+                    func(*args)
+                except HostileError:
+                    pass
+                except BaseException as error:  # noqa: BLE001 - every raise is data
+                    log.add(number, index, error)
+    mark(number, -1)
+
+
+def _gil_enabled() -> bool:
+    check = getattr(sys, "_is_gil_enabled", None)
+    return True if check is None else bool(check())

@@ -1,0 +1,162 @@
+"""Build objects from value recipes inside the target interpreter.
+
+Standard library only.  The makers here are the named values a scenario can ask for in a word:
+large unions, parametrised generic aliases, big numbers and strings, nested containers, fresh
+classes and hostile objects whose dunder methods change a shared object.  The reproducer writes
+the same makers out as plain Python (``threadstorm.reproduce.emit``), so keep the two in step.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import operator
+import typing
+from typing import Any
+
+from threadstorm.scenario.model import (
+    BytesLit,
+    Call,
+    Collection,
+    Lit,
+    Make,
+    Recipe,
+    Ref,
+    ScenarioError,
+    Shared,
+)
+
+
+class HostileError(Exception):
+    """Raised on purpose by hostile values; never counted as a finding."""
+
+
+@functools.lru_cache(maxsize=None)
+def resolve(path: str) -> Any:
+    """The object at a dotted path, importing the longest module prefix that exists."""
+    parts = path.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            obj: Any = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        for attribute in parts[cut:]:
+            obj = getattr(obj, attribute)
+        return obj
+    raise ScenarioError(f"cannot resolve {path!r}: no importable module prefix")
+
+
+def build(recipe: Recipe, namespace: dict[str, Any]) -> Any:
+    """The object a recipe describes; ``namespace`` maps shared names to live objects."""
+    if isinstance(recipe, Lit):
+        return recipe.value
+    if isinstance(recipe, BytesLit):
+        return recipe.value
+    if isinstance(recipe, Ref):
+        return resolve(recipe.path)
+    if isinstance(recipe, Shared):
+        return namespace[recipe.name]
+    if isinstance(recipe, Collection):
+        items = [build(item, namespace) for item in recipe.items]
+        if recipe.kind == "dict":
+            return dict(zip(items[::2], items[1::2]))
+        return {"list": list, "tuple": tuple, "set": set, "frozenset": frozenset}[recipe.kind](items)
+    if isinstance(recipe, Call):
+        func = build(recipe.func, namespace)
+        args = [build(arg, namespace) for arg in recipe.args]
+        kwargs = {key: build(value, namespace) for key, value in recipe.kwargs}
+        return func(*args, **kwargs)
+    return make(recipe, namespace)
+
+
+def make(recipe: Make, namespace: dict[str, Any]) -> Any:
+    """Run the named maker of a ``Make`` recipe."""
+    size = int(recipe.param("size", 8) or 0)
+    if recipe.maker == "big_union":
+        return big_union(size)
+    if recipe.maker == "generic_alias":
+        return generic_alias(size)
+    if recipe.maker == "big_int":
+        return 7 ** max(1, int(int(recipe.param("digits", 100) or 1) * 1.183))
+    if recipe.maker == "big_str":
+        return "threadstorm-" * max(1, int(recipe.param("length", 1000) or 1) // 12)
+    if recipe.maker == "nested_list":
+        return nested_list(int(recipe.param("depth", 3) or 0), int(recipe.param("width", 3) or 0))
+    if recipe.maker == "fresh_class":
+        return type(str(recipe.param("name", "Fresh")), (), {})
+    if recipe.maker == "hostile":
+        return hostile(
+            str(recipe.param("dunder", "__eq__")),
+            str(recipe.param("action", "clear")),
+            str(recipe.param("target", "")),
+            namespace,
+        )
+    raise ScenarioError(f"unknown maker {recipe.maker!r}")
+
+
+def member_types(size: int) -> list[Any]:
+    """``size`` distinct types: fresh classes and generic aliases, some over type variables."""
+    members: list[Any] = []
+    for index in range(size):
+        kind = index % 3
+        if kind == 0:
+            members.append(type(f"Member{index}", (), {}))
+        elif kind == 1:
+            members.append(list[typing.TypeVar(f"T{index}")])  # type: ignore[misc]
+        else:
+            members.append(dict[str, tuple[int, type(f"Value{index}", (), {})]])  # type: ignore[misc]
+    return members
+
+
+def big_union(size: int) -> Any:
+    """A union of ``size`` distinct types, made with ``|`` so its lazy caches start empty."""
+    members = member_types(max(2, size))
+    return functools.reduce(operator.or_, members)
+
+
+def generic_alias(size: int) -> Any:
+    """``tuple[...]`` over ``size`` distinct types; its ``__parameters__`` is computed lazily."""
+    return tuple[tuple(member_types(max(1, size)))]  # type: ignore[misc]
+
+
+def nested_list(depth: int, width: int) -> list[Any]:
+    """A list of lists ``depth`` deep, ``width`` wide, with ints at the leaves."""
+    if depth <= 0:
+        return list(range(width))
+    return [nested_list(depth - 1, width) for _ in range(width)]
+
+
+_HOSTILE_RESULTS: dict[str, Any] = {
+    "__repr__": "<hostile>",
+    "__eq__": False,
+    "__lt__": False,
+    "__hash__": 0,
+    "__len__": 0,
+    "__index__": 0,
+    "__del__": None,
+}
+
+
+def hostile(dunder: str, action: str, target: str, namespace: dict[str, Any]) -> Any:
+    """An object whose ``dunder`` calls ``namespace[target].action()`` and then behaves normally.
+
+    The shared object is looked up when the dunder runs, so a hostile value can sit inside the very
+    container it mutates.  Errors from the action are swallowed: the point is the mutation.
+    """
+    if dunder not in _HOSTILE_RESULTS:
+        raise ScenarioError(f"hostile values cannot define {dunder!r}")
+    result = _HOSTILE_RESULTS[dunder]
+
+    def meddle(self: Any, *args: Any) -> Any:
+        victim = namespace.get(target)
+        if victim is not None:
+            try:
+                getattr(victim, action)()
+            except Exception:  # noqa: BLE001 - the mutation is the point; its errors are not
+                pass
+        return result
+
+    cls = type(f"Hostile{dunder.strip('_').title()}", (), {dunder: meddle})
+    if dunder == "__eq__":
+        cls.__hash__ = object.__hash__  # type: ignore[method-assign]
+    return cls()

@@ -1,0 +1,1 @@
+"""Scenario model, JSON codec and the meaning of "simpler" (standard library only)."""

@@ -1,0 +1,241 @@
+"""The scenario: the test case as plain, frozen data.
+
+A scenario says which objects the threads share (built from value recipes), what each thread does
+to them (a plan of operations with argument recipes), and how often: ``rounds`` times the shared
+objects marked ``fresh`` are rebuilt and every thread is released together by a barrier, then each
+thread runs its plan ``iterations`` times.  Generation makes scenarios, the harness interprets them,
+the minimiser transforms them and the reproducer renders them as Python.  Nothing here draws a
+random number: the scenario *is* the test case.
+
+This module belongs to the standard-library-only zone: it is shipped into the target interpreter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Union
+
+SCHEMA_VERSION = 1
+
+
+class ScenarioError(ValueError):
+    """A scenario that is malformed or inconsistent (unknown name, bad count, wrong shape)."""
+
+
+# --------------------------------------------------------------------------- value recipes
+
+
+@dataclass(frozen=True)
+class Lit:
+    """A JSON literal: None, bool, int (any size), float or str."""
+
+    value: None | bool | int | float | str
+
+
+@dataclass(frozen=True)
+class BytesLit:
+    """A bytes value, kept as latin-1 text in JSON."""
+
+    value: bytes
+
+
+@dataclass(frozen=True)
+class Ref:
+    """An object found by dotted path, e.g. ``builtins.int`` or ``typing.Any``."""
+
+    path: str
+
+
+@dataclass(frozen=True)
+class Shared:
+    """Another shared object of the scenario, by name (resolved when the value is built)."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class Collection:
+    """A literal container: ``kind`` is list, tuple, set, frozenset or dict (items are pairs)."""
+
+    kind: str
+    items: tuple[Recipe, ...] = ()
+
+
+@dataclass(frozen=True)
+class Call:
+    """``func(*args, **kwargs)`` with every part a recipe."""
+
+    func: Recipe
+    args: tuple[Recipe, ...] = ()
+    kwargs: tuple[tuple[str, Recipe], ...] = ()
+
+
+@dataclass(frozen=True)
+class Make:
+    """A value made by one of the named makers (see ``MAKERS``), with integer or text parameters.
+
+    Makers exist for values a user would describe in a word rather than spell out: a union of
+    ``size`` distinct types, a big integer of ``digits`` digits, a hostile object whose ``__eq__``
+    clears a shared container.
+    """
+
+    maker: str
+    params: tuple[tuple[str, int | str], ...] = ()
+
+    def param(self, name: str, default: int | str | None = None) -> int | str | None:
+        """The named parameter, or ``default``."""
+        return dict(self.params).get(name, default)
+
+
+Recipe = Union[Lit, BytesLit, Ref, Shared, Collection, Call, Make]
+
+COLLECTION_KINDS = ("list", "tuple", "set", "frozenset", "dict")
+
+# Makers the harness knows, with their parameter names.  Sizes are what the minimiser shrinks.
+MAKERS: dict[str, tuple[str, ...]] = {
+    "big_union": ("size",),  # typing.Union of `size` distinct types
+    "generic_alias": ("size",),  # a parametrised generic alias with `size` arguments
+    "big_int": ("digits",),
+    "big_str": ("length",),
+    "nested_list": ("depth", "width"),
+    "fresh_class": ("name",),  # a new class, so first touches of its lazy attributes are real
+    "hostile": ("dunder", "action", "target"),  # dunder method that calls target.action()
+}
+
+HOSTILE_DUNDERS = ("__repr__", "__eq__", "__hash__", "__del__", "__lt__", "__len__", "__index__")
+
+
+# --------------------------------------------------------------------------- operations
+
+OPERATION_KINDS = ("method", "function", "getattr", "setattr", "delattr")
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One thing a thread does to a shared object.
+
+    - ``method``: ``getattr(target, name)(*args)``
+    - ``function``: ``resolve(name)(target, *args)``, e.g. ``builtins.repr`` or ``copy.copy``
+    - ``getattr``: ``getattr(target, name)``
+    - ``setattr``: ``setattr(target, name, args[0])``
+    - ``delattr``: ``delattr(target, name)``
+    """
+
+    kind: str
+    target: str
+    name: str
+    args: tuple[Recipe, ...] = ()
+
+    def label(self) -> str:
+        """A short, stable text for reports and signatures, e.g. ``repr(obj)`` or ``obj.pop()``."""
+        if self.kind == "method":
+            return f"{self.target}.{self.name}()"
+        if self.kind == "function":
+            return f"{self.name.rpartition('.')[2]}({self.target})"
+        if self.kind == "getattr":
+            return f"{self.target}.{self.name}"
+        if self.kind == "setattr":
+            return f"{self.target}.{self.name} = ..."
+        return f"del {self.target}.{self.name}"
+
+
+@dataclass(frozen=True)
+class ThreadPlan:
+    """The operations one thread runs, in order, once per iteration."""
+
+    operations: tuple[Operation, ...]
+
+
+@dataclass(frozen=True)
+class SharedObject:
+    """An object every thread can reach by ``name``; ``fresh`` ones are rebuilt every round."""
+
+    name: str
+    recipe: Recipe
+    fresh: bool = False
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A complete, replayable concurrent test case."""
+
+    shared: tuple[SharedObject, ...]
+    threads: tuple[ThreadPlan, ...]
+    iterations: int = 100
+    rounds: int = 1
+    imports: tuple[str, ...] = ()
+    family: str = "custom"
+    version: int = field(default=SCHEMA_VERSION)
+
+    @property
+    def thread_count(self) -> int:
+        """How many threads run at once."""
+        return len(self.threads)
+
+    def operations(self) -> tuple[Operation, ...]:
+        """Every operation of every thread, in thread order."""
+        return tuple(op for plan in self.threads for op in plan.operations)
+
+    def validate(self) -> Scenario:
+        """Raise ``ScenarioError`` naming the first inconsistency; return self when sound."""
+        if self.version != SCHEMA_VERSION:
+            raise ScenarioError(
+                f"scenario schema version {self.version} is not supported (this threadstorm "
+                f"reads version {SCHEMA_VERSION})"
+            )
+        if not self.threads:
+            raise ScenarioError("a scenario needs at least one thread")
+        if self.iterations < 1 or self.rounds < 1:
+            raise ScenarioError("iterations and rounds must be at least 1")
+        known: set[str] = set()
+        for obj in self.shared:
+            if not obj.name.isidentifier():
+                raise ScenarioError(f"shared object name {obj.name!r} is not an identifier")
+            if obj.name in known:
+                raise ScenarioError(f"shared object {obj.name!r} is defined twice")
+            known.add(obj.name)
+        for obj in self.shared:
+            _check_recipe(obj.recipe, known)
+        for number, plan in enumerate(self.threads):
+            if not plan.operations:
+                raise ScenarioError(f"thread {number} has no operations")
+            for op in plan.operations:
+                _check_operation(op, known)
+        return self
+
+
+def _check_operation(op: Operation, known: set[str]) -> None:
+    if op.kind not in OPERATION_KINDS:
+        raise ScenarioError(f"unknown operation kind {op.kind!r}; use one of {OPERATION_KINDS}")
+    if op.target not in known:
+        raise ScenarioError(f"operation {op.label()} targets unknown shared object {op.target!r}")
+    if not op.name:
+        raise ScenarioError(f"operation on {op.target!r} has an empty name")
+    if op.kind == "setattr" and len(op.args) != 1:
+        raise ScenarioError(f"setattr {op.name!r} needs exactly one argument")
+    for arg in op.args:
+        _check_recipe(arg, known)
+
+
+def _check_recipe(recipe: Recipe, known: set[str]) -> None:
+    if isinstance(recipe, Shared) and recipe.name not in known:
+        raise ScenarioError(f"recipe refers to unknown shared object {recipe.name!r}")
+    if isinstance(recipe, Collection):
+        if recipe.kind not in COLLECTION_KINDS:
+            raise ScenarioError(f"unknown collection kind {recipe.kind!r}")
+        if recipe.kind == "dict" and len(recipe.items) % 2:
+            raise ScenarioError("a dict recipe needs key, value pairs")
+        for item in recipe.items:
+            _check_recipe(item, known)
+    elif isinstance(recipe, Call):
+        for part in (recipe.func, *recipe.args, *(v for _, v in recipe.kwargs)):
+            _check_recipe(part, known)
+    elif isinstance(recipe, Make):
+        if recipe.maker not in MAKERS:
+            raise ScenarioError(f"unknown maker {recipe.maker!r}; known: {sorted(MAKERS)}")
+        unknown = {name for name, _ in recipe.params} - set(MAKERS[recipe.maker])
+        if unknown:
+            raise ScenarioError(f"maker {recipe.maker!r} has no parameter {sorted(unknown)[0]!r}")
+        target = recipe.param("target")
+        if recipe.maker == "hostile" and target is not None and target not in known:
+            raise ScenarioError(f"hostile value targets unknown shared object {target!r}")

@@ -1,0 +1,211 @@
+"""A harness session: one warm fork server inside a target interpreter, driven over pipes.
+
+The harness zone (``threadstorm.harness`` and ``threadstorm.scenario``, standard library only) is
+copied into the session's sandbox folder and put on the target's ``sys.path``, so a bare debug or
+sanitizer build needs nothing installed.  The server runs in its own process group, with a
+scrubbed environment, inside that sandbox folder; closing the session ends exactly the processes
+it started.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import IO, Any
+
+from threadstorm.errors import HarnessError, TargetError
+from threadstorm.harness.protocol import decode, encode
+from threadstorm.scenario.codec import scenario_to_json
+from threadstorm.scenario.model import Scenario
+from threadstorm.target.interpreter import Interpreter
+from threadstorm.triage.evidence import Evidence
+
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+SHIPPED_PACKAGES = ("harness", "scenario")
+READY_TIMEOUT_S = 120.0
+
+BOOT = (
+    "import sys; sys.path.insert(0, sys.argv.pop(1)); "
+    "from threadstorm.harness.server import main; main(sys.argv[1:])"
+)
+
+
+def ship_harness(destination: Path) -> Path:
+    """Copy the standard-library-only zone to ``destination``; return the folder to import from."""
+    package = destination / "threadstorm"
+    package.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(PACKAGE_ROOT / "__init__.py", package / "__init__.py")
+    for name in SHIPPED_PACKAGES:
+        shutil.copytree(
+            PACKAGE_ROOT / name,
+            package / name,
+            ignore=shutil.ignore_patterns("__pycache__"),
+            dirs_exist_ok=True,
+        )
+    return destination
+
+
+def target_environment(interpreter: Interpreter, sandbox: Path) -> dict[str, str]:
+    """A scrubbed environment: nothing of the user's, the GIL off where the build allows."""
+    env = {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(sandbox),
+        "TMPDIR": str(sandbox),
+        "LANG": "C.UTF-8",
+        "PYTHONHASHSEED": "0",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    if interpreter.free_threaded:
+        env["PYTHON_GIL"] = "0"
+    return env
+
+
+class HarnessSession:
+    """One fork server in one target.  Use as a context manager."""
+
+    def __init__(
+        self,
+        interpreter: Interpreter,
+        modules: tuple[str, ...] = (),
+        limits: dict[str, int] | None = None,
+    ) -> None:
+        self.interpreter = interpreter
+        self.modules = modules
+        self.limits = dict(limits or {})
+        self.facts: dict[str, Any] = {}
+        self._process: subprocess.Popen[bytes] | None = None
+        self._replies: IO[bytes] | None = None
+        self._folder: Path | None = None
+        self._next_id = 0
+
+    def __enter__(self) -> HarnessSession:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def start(self) -> dict[str, Any]:
+        """Start the fork server and wait until it has imported the modules; return its facts."""
+        self._folder = Path(tempfile.mkdtemp(prefix="threadstorm-"))
+        sandbox = self._folder / "sandbox"
+        sandbox.mkdir()
+        ship = ship_harness(self._folder / "ship")
+        reply_r, reply_w = os.pipe()
+        log = open(self._folder / "server.stderr", "wb")  # noqa: SIM115 - lives with the process
+        try:
+            self._process = subprocess.Popen(
+                [str(self.interpreter.path), "-X", "faulthandler", "-s", "-c", BOOT, str(ship),
+                 str(reply_w), str(sandbox), *self.modules],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+                pass_fds=(reply_w,),
+                env=target_environment(self.interpreter, sandbox),
+                cwd=sandbox,
+                start_new_session=True,
+            )
+        finally:
+            os.close(reply_w)
+            log.close()
+        self._replies = os.fdopen(reply_r, "rb")
+        ready = self._read_reply()
+        if ready is None or ready.get("event") != "ready":
+            detail = self.server_stderr().strip().splitlines()[-1:] or ["no output"]
+            self.close()
+            raise TargetError(
+                f"{self.interpreter.path} died while starting the threadstorm harness "
+                f"({detail[0][:200]}); check that it runs: {self.interpreter.path} -c 'print(1)'"
+            )
+        self.facts = ready
+        return ready
+
+    def run(self, scenario: Scenario, timeout: float = 10.0) -> Evidence:
+        """Run one scenario in a fresh child; return what it left behind."""
+        if self._process is None or self._process.stdin is None:
+            raise HarnessError("harness session is not started")
+        self._next_id += 1
+        request = {
+            "op": "run",
+            "id": self._next_id,
+            "scenario": scenario_to_json(scenario),
+            "timeout": timeout,
+            "limits": self.limits,
+        }
+        try:
+            self._process.stdin.write(encode(request))
+            self._process.stdin.flush()
+        except (BrokenPipeError, OSError) as error:
+            raise HarnessError(f"fork server is gone: {error}; {self.server_stderr()[-300:]}") from error
+        reply = self._read_reply()
+        if reply is None:
+            raise HarnessError(f"fork server died mid-run: {self.server_stderr()[-500:]}")
+        return Evidence.from_reply(reply)
+
+    def alive(self) -> bool:
+        """Whether the fork server still runs."""
+        return self._process is not None and self._process.poll() is None
+
+    def server_stderr(self) -> str:
+        """What the fork server itself wrote to stderr (for diagnosing harness errors)."""
+        if self._folder is None:
+            return ""
+        try:
+            return (self._folder / "server.stderr").read_text("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def close(self) -> None:
+        """Stop the server and every process in its group (all of them ours); remove the folder."""
+        process, self._process = self._process, None
+        if process is not None:
+            try:
+                if process.stdin is not None:
+                    process.stdin.write(encode({"op": "quit"}))
+                    process.stdin.close()
+            except OSError:
+                pass
+            _wait_unreaped(process.pid, seconds=2.0)
+            # The server is not reaped yet, so its pid (and group id) cannot have been reused:
+            # the group holds only the server and the children it forked.
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            process.wait()
+        if self._replies is not None:
+            self._replies.close()
+            self._replies = None
+        if self._folder is not None:
+            shutil.rmtree(self._folder, ignore_errors=True)
+            self._folder = None
+
+    def _read_reply(self) -> dict[str, Any] | None:
+        assert self._replies is not None
+        line = self._replies.readline()
+        if not line:
+            if self._process is not None:
+                try:
+                    self._process.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    pass
+            return None
+        return decode(line)
+
+
+def _wait_unreaped(pid: int, seconds: float) -> None:
+    """Wait until ``pid`` exits, without reaping it, for at most ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT | os.WNOHANG)
+        except ChildProcessError:
+            return
+        if info is not None:
+            return
+        time.sleep(0.01)
