@@ -1,0 +1,5 @@
+"""``python -m threadstorm``."""
+
+from threadstorm.cli.main import entry
+
+entry()
