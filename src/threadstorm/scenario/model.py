@@ -237,5 +237,7 @@ def _check_recipe(recipe: Recipe, known: set[str]) -> None:
         if unknown:
             raise ScenarioError(f"maker {recipe.maker!r} has no parameter {sorted(unknown)[0]!r}")
         target = recipe.param("target")
+        if recipe.maker == "hostile" and recipe.param("dunder", "__eq__") not in HOSTILE_DUNDERS:
+            raise ScenarioError(f"hostile values can define only {HOSTILE_DUNDERS}")
         if recipe.maker == "hostile" and target is not None and target not in known:
             raise ScenarioError(f"hostile value targets unknown shared object {target!r}")

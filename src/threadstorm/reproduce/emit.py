@@ -1,0 +1,256 @@
+"""Render a scenario as a standalone, standard-library-only Python script: the one place
+threadstorm writes Python source.
+
+The script does what the harness does, in the same order: shared objects built from their
+recipes (fresh ones again every round, by the barrier's action), every thread's operations bound
+once per round, threads released together by a ``threading.Barrier``, exceptions swallowed.  It
+repeats the storm until the process crashes or the time limit passes, and then exits 0 saying so.
+Makers (``big_union`` and friends) are copied from the harness's own source, stripped of
+annotations and docstrings, so script and harness cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import textwrap
+from dataclasses import dataclass, field
+
+from threadstorm.harness import values
+from threadstorm.scenario.model import (
+    BytesLit,
+    Call,
+    Collection,
+    Lit,
+    Make,
+    Operation,
+    Recipe,
+    Ref,
+    Scenario,
+    Shared,
+)
+
+STATE = "s"
+# Makers and the helpers (plus imports) each needs, in definition order.
+MAKER_SOURCES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "big_union": (("member_types", "big_union"), ("functools", "operator", "typing")),
+    "generic_alias": (("member_types", "generic_alias"), ("typing",)),
+    "nested_list": (("nested_list",), ()),
+    "hostile": (("hostile",), ()),
+}
+HOSTILE_CONSTANTS = ("_HOSTILE_RESULTS",)
+
+
+@dataclass(frozen=True)
+class Header:
+    """What the script's docstring says about where it came from."""
+
+    title: str = "threadstorm reproducer"
+    target: str = ""
+    signature: str = ""
+    rate: str = ""
+    python: str = "python3"
+
+
+@dataclass
+class _Renderer:
+    imports: set[str] = field(default_factory=set)
+    helpers: list[str] = field(default_factory=list)
+
+    def recipe(self, recipe: Recipe) -> str:
+        if isinstance(recipe, Lit):
+            return repr(recipe.value)
+        if isinstance(recipe, BytesLit):
+            return repr(recipe.value)
+        if isinstance(recipe, Ref):
+            return self.reference(recipe.path)
+        if isinstance(recipe, Shared):
+            return f"{STATE}.{recipe.name}"
+        if isinstance(recipe, Collection):
+            return self.collection(recipe)
+        if isinstance(recipe, Call):
+            parts = [self.recipe(arg) for arg in recipe.args]
+            parts += [f"{key}={self.recipe(value)}" for key, value in recipe.kwargs]
+            return f"{self.recipe(recipe.func)}({', '.join(parts)})"
+        return self.make(recipe)
+
+    def collection(self, recipe: Collection) -> str:
+        items = [self.recipe(item) for item in recipe.items]
+        if recipe.kind == "dict":
+            pairs = ", ".join(f"{k}: {v}" for k, v in zip(items[::2], items[1::2]))
+            return "{" + pairs + "}"
+        if len(items) > 3 and len(set(items)) == 1:
+            inner = f"[{items[0]} for _ in range({len(items)})]"
+        else:
+            inner = "[" + ", ".join(items) + "]"
+        if recipe.kind == "list":
+            return inner
+        return f"{recipe.kind}({inner})"
+
+    def reference(self, path: str) -> str:
+        module, _, name = path.rpartition(".")
+        if module == "builtins":
+            return name
+        self.imports.add(_module_part(path))
+        return path
+
+    def make(self, recipe: Make) -> str:
+        helpers, imports = MAKER_SOURCES.get(recipe.maker, ((), ()))
+        self.imports.update(imports)
+        for helper in helpers:
+            self._helper(helper)
+        if recipe.maker == "hostile":
+            self._helper("_HOSTILE_RESULTS")
+            dunder, action, target = (recipe.param(k) for k in ("dunder", "action", "target"))
+            return f"hostile({dunder!r}, {action!r}, {target!r}, vars({STATE}))"
+        if recipe.maker == "big_int":
+            return f"7 ** {max(1, int(int(recipe.param('digits', 100) or 1) * 1.183))}"
+        if recipe.maker == "big_str":
+            return f"'threadstorm-' * {max(1, int(recipe.param('length', 1000) or 1) // 12)}"
+        if recipe.maker == "fresh_class":
+            return f"type({str(recipe.param('name', 'Fresh'))!r}, (), {{}})"
+        args = ", ".join(str(value) for _, value in recipe.params)
+        return f"{recipe.maker}({args})"
+
+    def operation(self, op: Operation) -> str:
+        target = f"{STATE}.{op.target}"
+        args = [self.recipe(arg) for arg in op.args]
+        if op.kind == "method":
+            return f"partial({_attribute(target, op.name)}{''.join(', ' + a for a in args)})"
+        if op.kind == "function":
+            func = self.reference(op.name)
+            return f"partial({func}, {', '.join([target, *args])})"
+        if op.kind == "getattr":
+            return f"partial(getattr, {target}, {op.name!r})"
+        if op.kind == "setattr":
+            return f"partial(setattr, {target}, {op.name!r}, {args[0]})"
+        return f"partial(delattr, {target}, {op.name!r})"
+
+    def _helper(self, name: str) -> None:
+        if any(block.startswith((f"def {name}(", f"{name} =")) for block in self.helpers):
+            return
+        if name == "_HOSTILE_RESULTS":
+            self.helpers.insert(0, f"_HOSTILE_RESULTS = {values._HOSTILE_RESULTS!r}")
+            return
+        self.helpers.append(_plain_source(getattr(values, name)))
+
+
+def _module_part(path: str) -> str:
+    """The module to import for a dotted path: the prefix up to the last lowercase component."""
+    parts = path.split(".")[:-1]
+    while len(parts) > 1 and not parts[-1].islower():
+        parts.pop()
+    return ".".join(parts) or path
+
+
+def _attribute(target: str, name: str) -> str:
+    return f"{target}.{name}" if name.isidentifier() else f"getattr({target}, {name!r})"
+
+
+def _plain_source(function: object) -> str:
+    """A harness function's source without annotations or docstring."""
+    tree = ast.parse(textwrap.dedent(inspect.getsource(function)))  # type: ignore[arg-type]
+    node = tree.body[0]
+    for inner in ast.walk(node):
+        if isinstance(inner, ast.FunctionDef):
+            _strip_function(inner)
+        elif isinstance(inner, ast.AnnAssign):
+            inner.annotation = ast.Name("object")
+    return ast.unparse(node)
+
+
+def _strip_function(node: ast.FunctionDef) -> None:
+    node.returns = None
+    for arg in (*node.args.args, *node.args.kwonlyargs, node.args.vararg, node.args.kwarg):
+        if arg is not None:
+            arg.annotation = None
+    first = node.body[0] if node.body else None
+    if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and len(node.body) > 1:
+        node.body = node.body[1:]
+
+
+def render(scenario: Scenario, header: Header, time_limit: float = 60.0) -> str:
+    """The complete reproducer script for ``scenario``."""
+    renderer = _Renderer()
+    fixed = [obj for obj in scenario.shared if not obj.fresh]
+    fresh = [obj for obj in scenario.shared if obj.fresh]
+    setup = [f"    {STATE}.{obj.name} = {renderer.recipe(obj.recipe)}" for obj in fixed]
+    rebuild = [f"    {STATE}.{obj.name} = {renderer.recipe(obj.recipe)}" for obj in fresh]
+    plans = [
+        f"    lambda {STATE}: [{', '.join(renderer.operation(op) for op in plan.operations)}],"
+        for plan in scenario.threads
+    ]
+    for module in scenario.imports:
+        if module != "builtins" and any(module in line for line in setup + rebuild + plans):
+            renderer.imports.add(module)
+    lines = [_docstring(scenario, header, time_limit)]
+    modules = sorted({"faulthandler", "threading", "time", *renderer.imports} - {"builtins"})
+    lines += [f"import {', '.join(modules)}", "from functools import partial",
+              "from types import SimpleNamespace", ""]
+    lines += [block + "\n" for block in renderer.helpers]
+    if setup:
+        lines += [f"def setup({STATE}):", *setup, ""]
+    if rebuild:
+        lines += [f"def rebuild({STATE}):  # fresh objects, every round", *rebuild, ""]
+    lines += ["PLANS = [  # one list of operations per thread, bound each round", *plans, "]", ""]
+    lines += _skeleton(scenario, bool(setup), bool(rebuild), time_limit)
+    return "\n".join(lines) + "\n"
+
+
+def _docstring(scenario: Scenario, header: Header, time_limit: float) -> str:
+    facts = [
+        f"Target:    {header.target}" if header.target else "",
+        f"Signature: {header.signature}" if header.signature else "",
+        f"Observed:  {header.rate}" if header.rate else "",
+    ]
+    body = "\n".join(line for line in facts if line)
+    return (
+        f'"""{header.title}\n\n'
+        f"{scenario.thread_count} threads, released together, {scenario.rounds} round(s) of "
+        f"{scenario.iterations} iteration(s); family {scenario.family}.\n"
+        + (f"{body}\n\n" if body else "\n")
+        + f"Run:  PYTHON_GIL=0 {header.python} -X faulthandler THIS_SCRIPT\n"
+        f"A crash kills the process (SIGSEGV, or SIGABRT on a failed assertion); if none happens\n"
+        f"within {time_limit:.0f} s the script prints so and exits 0.\n"
+        '"""'
+    )
+
+
+def _skeleton(scenario: Scenario, has_setup: bool, has_rebuild: bool, time_limit: float) -> list[str]:
+    action = f", action=lambda: rebuild({STATE})" if has_rebuild else ""
+    return [
+        "def worker(plan, s, barrier):",
+        f"    for _ in range({scenario.rounds}):  # rounds",
+        "        barrier.wait()",
+        f"        calls = plan({STATE})",
+        f"        for _ in range({scenario.iterations}):  # iterations",
+        "            for call in calls:",
+        "                try: call()",
+        "                except Exception: pass",
+        "",
+        "faulthandler.enable(all_threads=True)",
+        f"deadline = time.monotonic() + {time_limit:g}",
+        "while time.monotonic() < deadline:",
+        f"    {STATE} = SimpleNamespace()",
+        *([f"    setup({STATE})"] if has_setup else []),
+        f"    barrier = threading.Barrier(len(PLANS){action})",
+        f"    threads = [threading.Thread(target=worker, args=(p, {STATE}, barrier)) for p in PLANS]",
+        "    for t in threads: t.start()",
+        "    for t in threads: t.join()",
+        f'print("no crash within {time_limit:g} s")',
+    ]
+
+
+def code_lines(script: str) -> int:
+    """Lines of code: not blank, not comments, not the docstring."""
+    tree = ast.parse(script)
+    doc_lines: set[int] = set()
+    first = tree.body[0] if tree.body else None
+    if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+        doc_lines = set(range(first.lineno, (first.end_lineno or first.lineno) + 1))
+    count = 0
+    for number, line in enumerate(script.splitlines(), start=1):
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#") and number not in doc_lines:
+            count += 1
+    return count
