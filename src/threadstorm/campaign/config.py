@@ -1,0 +1,120 @@
+"""One typed campaign configuration, validated in one place.
+
+Every command that runs a campaign (``fuzz``, ``check``) builds a ``CampaignConfig`` and calls
+``validate()``; whatever is wrong comes back as one ``UsageError`` line saying how to fix it.  The
+configuration is stored in the campaign folder, so ``fuzz --resume DIR`` continues with exactly
+the settings it started with.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from threadstorm.errors import UsageError
+from threadstorm.generate.families import FAMILIES
+
+DEFAULT_MODULES = ("builtins", "types", "typing", "collections")
+MODULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+
+
+@dataclass(frozen=True)
+class CampaignConfig:
+    """Everything a campaign needs to run, or to be resumed."""
+
+    python: str
+    out: str
+    modules: tuple[str, ...] = DEFAULT_MODULES
+    packages: tuple[str, ...] = ()
+    budget_s: float = 600.0
+    seed: int = 0
+    workers: int = 0  # 0: one per CPU of the machine
+    run_timeout_s: float = 10.0
+    families: tuple[str, ...] = ()  # empty: all
+    policy: str | None = None
+    deny: tuple[str, ...] = ()  # extra deny-list patterns on top of the default
+    memory_mb: int = 4096
+    core_files: bool = False
+    follow_up: bool = True  # reproduction rate, backtrace, minimisation, variants per new bucket
+    reproduce_runs: int = 10
+    minimise_budget_s: float = 60.0
+    variants: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def worker_count(self) -> int:
+        """The number of fork servers to run side by side."""
+        return self.workers if self.workers > 0 else max(1, os.cpu_count() or 1)
+
+    def limits(self, sanitizer: str | None) -> dict[str, int]:
+        """Per-run resource limits (no address-space limit on sanitizer builds)."""
+        return {
+            "address_space": 0 if sanitizer else self.memory_mb * 1024 * 1024,
+            "cpu_seconds": int(self.run_timeout_s * 4) + 5,
+            "file_size": 64 * 1024 * 1024,
+            "processes": 0,
+            "core_size": -1 if self.core_files else 0,
+        }
+
+    def validate(self) -> CampaignConfig:
+        """Return self when sound; raise ``UsageError`` with the fix otherwise."""
+        if not self.budget_s > 0:
+            raise UsageError(f"budget must be a positive number of seconds, got {self.budget_s:g}")
+        if not self.run_timeout_s > 0:
+            raise UsageError("--timeout must be a positive number of seconds")
+        if self.workers < 0:
+            raise UsageError("--workers must be 0 (one per CPU) or more")
+        if not self.modules and not self.packages:
+            raise UsageError("nothing to storm: pass --modules NAME[,NAME...] or --package NAME")
+        for name in (*self.modules, *self.packages):
+            if not MODULE_NAME.match(name):
+                raise UsageError(f"{name!r} is not a module name; use dotted names like collections")
+        unknown = sorted(set(self.families) - set(FAMILIES))
+        if unknown:
+            raise UsageError(f"unknown family {unknown[0]!r}; choose from {', '.join(FAMILIES)}")
+        if self.reproduce_runs < 1:
+            raise UsageError("--reproduce-runs must be at least 1")
+        return self
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> CampaignConfig:
+        known = {name: doc[name] for name in cls.__dataclass_fields__ if name in doc}
+        for name in ("modules", "packages", "families", "deny"):
+            if name in known:
+                known[name] = tuple(known[name])
+        return cls(**known)
+
+    def with_changes(self, **changes: Any) -> CampaignConfig:
+        return replace(self, **changes)
+
+
+def split_names(text: str | None) -> tuple[str, ...]:
+    """``"a, b,c"`` -> ``("a", "b", "c")``."""
+    if not text:
+        return ()
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+def prepare_out_dir(path_text: str, resume: bool) -> Path:
+    """Check the campaign folder can be written; create it (empty) for a new campaign."""
+    path = Path(path_text)
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"--out {path} is a file; pass a folder for the campaign")
+    if not resume and path.exists() and any(path.iterdir()):
+        raise UsageError(
+            f"--out {path} is not empty; pick a new folder, or continue it with --resume {path}"
+        )
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".threadstorm-write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as error:
+        raise UsageError(f"cannot write to {path}: {error.strerror}; pick a writable folder") from None
+    return path

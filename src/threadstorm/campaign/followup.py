@@ -1,0 +1,150 @@
+"""Follow-up of new buckets: rate, backtrace, minimisation, repro script, sibling variants.
+
+Each step is stored as soon as it finishes, so an interrupted follow-up keeps what it learned.
+Steps for one bucket run in one worker's fork server; buckets are shared out across workers and
+the whole follow-up stops at its budget (in-contract buckets first).
+"""
+
+from __future__ import annotations
+
+import queue
+import shutil
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from threadstorm.generate.surface import Surface
+from threadstorm.minimise.minimiser import minimise
+from threadstorm.reproduce.emit import Header, render
+from threadstorm.reproduce.rate import measure_scenario, script_environment
+from threadstorm.scenario.simplicity import sort_key
+from threadstorm.store.records import BucketRecord, Rate
+from threadstorm.target.session import HarnessSession
+from threadstorm.triage.gdb import native_backtrace
+from threadstorm.variants.search import search_variants
+
+if TYPE_CHECKING:
+    from threadstorm.campaign.runner import Campaign
+
+GDB_TIMEOUT_S = 60.0
+GDB_ATTEMPTS = 3
+GDB_SCRIPT_LIMIT_S = 20.0
+
+
+def repro_header(bucket: BucketRecord, target: str, python: str, rate: str) -> Header:
+    """The docstring facts of a bucket's reproducer."""
+    return Header(
+        title=f"threadstorm reproducer for bucket {bucket.key} ({bucket.status.label})",
+        target=target,
+        signature=bucket.signature.title,
+        rate=rate,
+        python=python,
+    )
+
+
+class FollowUp:
+    """Runs the follow-up steps for a list of new buckets."""
+
+    def __init__(self, campaign: Campaign, surface: Surface) -> None:
+        self.campaign = campaign
+        self.surface = surface
+        self.config = campaign.config
+        self.store = campaign.store
+        self.console = campaign.console
+        self.lock = threading.Lock()
+
+    @property
+    def target_label(self) -> str:
+        facts = self.campaign.facts
+        kind = "free-threaded" if facts.get("free_threaded") else "with GIL"
+        debug = " debug" if facts.get("debug") else ""
+        return f"CPython {facts.get('version', '?')} {kind}{debug} ({self.campaign.interpreter.path})"
+
+    def run(self, keys: list[str]) -> None:
+        budget = max(30.0, self.config.budget_s / 2)
+        deadline = time.monotonic() + budget
+        ordered = [b.key for b in self.store.buckets() if b.key in set(keys)]
+        todo: queue.Queue[str] = queue.Queue()
+        for key in ordered:
+            todo.put(key)
+        self.console.print(f"following up {len(ordered)} new bucket(s), at most {budget:.0f} s")
+        threads = [
+            threading.Thread(target=self._serve, args=(session, todo, deadline), daemon=True)
+            for session in self.campaign.sessions
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    def _serve(self, session: HarnessSession, todo: queue.Queue[str], deadline: float) -> None:
+        while time.monotonic() < deadline:
+            try:
+                key = todo.get_nowait()
+            except queue.Empty:
+                return
+            self.follow(session, key, deadline)
+
+    def follow(self, session: HarnessSession, key: str, deadline: float) -> None:
+        """Every follow-up step for one bucket, each stored when done."""
+        bucket = self.store.bucket(key)
+        timeout = self.config.run_timeout_s
+        scenario = bucket.smallest_scenario
+        rate = measure_scenario(session, scenario, key, self.config.reproduce_runs, timeout)
+        with self.lock:
+            self.store.update_bucket_reproduction(
+                key, rate.crashes, rate.runs, rate.median_time_to_crash_s
+            )
+        remaining = deadline - time.monotonic()
+        if rate.crashes and remaining > 10:
+            result = minimise(
+                session,
+                scenario,
+                key,
+                budget_s=min(self.config.minimise_budget_s, remaining / 2),
+                timeout_s=timeout,
+            )
+            if sort_key(result.after) < sort_key(scenario):
+                with self.lock:
+                    self.store.set_minimised(
+                        key,
+                        result.after,
+                        before_size=sort_key(scenario),
+                        after_size=sort_key(result.after),
+                        before_rate=Rate(*result.before_rate),
+                        after_rate=Rate(*result.after_rate),
+                    )
+                scenario = result.after
+        bucket = self.store.bucket(key)
+        python = str(self.campaign.interpreter.path)
+        header = repro_header(bucket, self.target_label, python, rate.text)
+        with self.lock:
+            self.store.set_repro_script(key, render(scenario, header))
+        self._backtrace(key, render(scenario, header, time_limit=GDB_SCRIPT_LIMIT_S))
+        if self.config.variants and deadline - time.monotonic() > 5:
+            variants = search_variants(
+                session, self.surface, bucket, scenario, runs=3, timeout_s=timeout,
+                deadline=deadline,
+            )
+            with self.lock:
+                self.store.set_variants(key, variants)
+
+    def _backtrace(self, key: str, script: str) -> None:
+        """A symbolised backtrace of every thread, from gdb, when gdb is installed."""
+        if shutil.which("gdb") is None:
+            return
+        folder = Path(tempfile.mkdtemp(prefix="threadstorm-gdb-"))
+        try:
+            path = folder / "repro.py"
+            path.write_text(script)
+            env = script_environment()
+            for _ in range(GDB_ATTEMPTS):
+                text = native_backtrace(self.campaign.interpreter.path, path, GDB_TIMEOUT_S, env)
+                if text:
+                    with self.lock:
+                        self.store.set_backtrace(key, text)
+                    return
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)

@@ -1,0 +1,270 @@
+"""A campaign: fuzz a target within a budget, keep every finding, follow up on new buckets.
+
+Order of work: check the target and the modules, discover the modules' surface inside the
+target, then let one worker per CPU run generated scenarios while the main thread judges each
+run, files findings in the store as they arrive (committed before the next run is judged, so a
+SIGKILL loses nothing already seen), feeds the generator and updates the display.  When the
+budget is spent, new buckets are followed up (reproduction rate, native backtrace, minimisation,
+repro script, sibling variants) within the follow-up budget.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from threadstorm.bucket.judge import judge
+from threadstorm.campaign.config import CampaignConfig
+from threadstorm.campaign.coverage import CoverageTracker
+from threadstorm.campaign.followup import FollowUp
+from threadstorm.campaign.progress import ProgressDisplay, Tally, summary_table
+from threadstorm.campaign.workers import RunResult, Worker
+from threadstorm.contract.policy import Policy, load_policy
+from threadstorm.errors import UsageError
+from threadstorm.generate.denylist import DEFAULT_DENY
+from threadstorm.generate.generator import Generator
+from threadstorm.generate.surface import Surface, load_surface
+from threadstorm.scenario.simplicity import sort_key
+from threadstorm.store.db import Store
+from threadstorm.target.interpreter import Interpreter, discover
+from threadstorm.target.session import HarnessSession
+from threadstorm.triage.outcome import Status
+
+SETTLE_S = 0.2
+
+
+@dataclass
+class CampaignResult:
+    """What a campaign ended with."""
+
+    tally: Tally
+    new_buckets: list[str]
+    folder: Path
+
+
+class Campaign:
+    """One campaign over one target, writing to one store."""
+
+    def __init__(self, config: CampaignConfig, console: Console) -> None:
+        self.config = config.validate()
+        self.console = console
+        self._store: Store | None = None
+        self.policy: Policy = load_policy(Path(config.policy) if config.policy else None)
+        self.interpreter: Interpreter = discover(config.python)
+        self.sessions: list[HarnessSession] = []
+        self.facts: dict[str, Any] = {}
+        self.surface: Surface | None = None
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            raise RuntimeError("the campaign has no store yet: call run(store)")
+        return self._store
+
+    # ------------------------------------------------------------------ start-up
+
+    def prepare(self) -> dict[str, Any]:
+        """Start the fork servers and check the target; nothing is written yet.
+
+        Raises ``UsageError`` (after stopping what it started) when the target or the modules
+        cannot be used, so a bad command line leaves no half-made campaign behind.
+        """
+        try:
+            self.start_sessions()
+            self.surface = self.discover_surface()
+        except BaseException:
+            self.close()
+            raise
+        return self.facts
+
+    def start_sessions(self) -> None:
+        """Start one fork server per worker; check the modules imported in the target."""
+        first = HarnessSession(self.interpreter, self.modules_to_import(), self.limits())
+        self.facts = first.start()
+        self.sessions.append(first)
+        self.check_imports(self.facts)
+        for _ in range(1, self.config.worker_count):
+            session = HarnessSession(self.interpreter, self.modules_to_import(), self.limits())
+            session.start()
+            self.sessions.append(session)
+
+    def modules_to_import(self) -> tuple[str, ...]:
+        return (*self.config.modules, *self.config.packages)
+
+    def limits(self) -> dict[str, int]:
+        return self.config.limits(self.facts.get("sanitizer") if self.facts else None)
+
+    def check_imports(self, facts: dict[str, Any]) -> None:
+        """Unknown modules are a usage error; other import failures are warned about."""
+        errors: dict[str, str] = facts.get("import_errors", {})
+        for name, error in errors.items():
+            if error.startswith("ModuleNotFoundError"):
+                self.close()
+                raise UsageError(
+                    f"module {name!r} is not importable in {self.interpreter.path} ({error}); "
+                    "check the name, or install it into that interpreter"
+                )
+            self.console.print(f"[yellow]warning:[/] module {name} failed to import, skipped: {error}")
+        if not facts.get("free_threaded"):
+            self.console.print(
+                "[bold red]WARNING: this target is NOT a free-threaded build: the GIL serialises "
+                "the threads and most races cannot happen. Build one with `threadstorm "
+                "build-python`.[/]"
+            )
+        elif facts.get("gil_enabled"):
+            self.console.print(
+                "[bold red]WARNING: the GIL was re-enabled after importing the campaign's modules "
+                "(an extension without Py_mod_gil?); races are masked. This is in the report.[/]"
+            )
+
+    def discover_surface(self) -> Surface:
+        deny = (*DEFAULT_DENY, *self.config.deny)
+        surface = load_surface(
+            self.sessions[0], list(self.config.modules), list(self.config.packages), list(deny)
+        )
+        if not surface.subjects:
+            raise UsageError(
+                f"no object of {', '.join(self.modules_to_import())} could be built in the "
+                "target; storm a module with classes or iterables (e.g. --modules collections)"
+            )
+        return surface
+
+    # ------------------------------------------------------------------ the campaign
+
+    def run(self, store: Store, seed_offset: int = 0, already_s: float = 0.0) -> CampaignResult:
+        """Fuzz for the rest of the budget, then follow up on new buckets (after ``prepare``)."""
+        self._store = store
+        try:
+            self.store.update_campaign(
+                status="running",
+                config={**self.config.to_json(), "target": self.facts},
+            )
+            surface = self.surface
+            if surface is None:
+                raise RuntimeError("call prepare() before run()")
+            generator = Generator(
+                surface.subjects, self.config.seed + seed_offset, self.config.families or None
+            )
+            coverage = CoverageTracker(surface)
+            tally = Tally()
+            self.fuzz(generator, coverage, tally, max(0.0, self.config.budget_s - already_s), already_s)
+            self.store.set_weights(generator.weights())
+            self.store.record_coverage(coverage.entries())
+            self.store.update_campaign(status="following up")
+            if self.config.follow_up and tally.new_buckets:
+                FollowUp(self, surface).run(tally.new_buckets)
+            self.store.update_campaign(status="finished")
+            self.print_summary(tally)
+            return CampaignResult(tally, tally.new_buckets, self.store.folder)
+        finally:
+            self.close()
+
+    def fuzz(
+        self,
+        generator: Generator,
+        coverage: CoverageTracker,
+        tally: Tally,
+        budget_s: float,
+        already_s: float,
+    ) -> None:
+        """The main loop: workers run, this thread judges and stores."""
+        results: queue.Queue[RunResult] = queue.Queue()
+        stop = threading.Event()
+        lock = threading.Lock()
+
+        def draw() -> Any:
+            with lock:
+                return generator.draw()
+
+        workers = [
+            Worker(n, session, draw, results, stop, self.config.run_timeout_s)
+            for n, session in enumerate(self.sessions)
+        ]
+        deadline = time.monotonic() + budget_s
+        with ProgressDisplay(self.console, self.config.budget_s) as display:
+            for worker in workers:
+                worker.start()
+            try:
+                while time.monotonic() < deadline and not stop.is_set():
+                    self._drain(results, generator, coverage, tally, display, wait=SETTLE_S)
+                    display.update(tally)
+                    self.store.update_campaign(duration_s=already_s + tally.elapsed_s)
+            finally:
+                stop.set()
+                for worker in workers:
+                    worker.join()
+                self._drain(results, generator, coverage, tally, display, wait=0)
+                self.store.flush()
+                self.store.update_campaign(duration_s=already_s + tally.elapsed_s)
+        for worker in workers:
+            if worker.failure is not None:
+                raise worker.failure
+
+    def _drain(self, results: queue.Queue[RunResult], generator: Generator,
+               coverage: CoverageTracker, tally: Tally, display: ProgressDisplay,
+               wait: float) -> None:
+        try:
+            result = results.get(timeout=wait) if wait else results.get_nowait()
+        except queue.Empty:
+            return
+        while True:
+            self._judge(result, generator, coverage, tally, display)
+            try:
+                result = results.get_nowait()
+            except queue.Empty:
+                return
+
+    def _judge(self, result: RunResult, generator: Generator, coverage: CoverageTracker,
+               tally: Tally, display: ProgressDisplay) -> None:
+        scenario, evidence = result.scenario, result.evidence
+        verdict = judge(evidence, scenario)
+        status = verdict.outcome.status
+        tally.add(status)
+        coverage.observe(scenario, result.subject, evidence, status)
+        self.store.record_run(status, scenario.family, result.subject)
+        new_bucket = False
+        if verdict.signature is not None:
+            contract, reason = self.policy.label(scenario)
+            finding = self.store.record_finding(
+                verdict.signature,
+                status,
+                contract=contract,
+                contract_reason=reason,
+                scenario=scenario,
+                evidence=evidence,
+                outcome=verdict.outcome,
+                size_key=sort_key(scenario),
+            )
+            new_bucket = finding.is_new
+            if new_bucket:
+                tally.buckets += 1
+                tally.new_buckets.append(finding.bucket_key)
+                display.note(
+                    f"[bold]new bucket[/] {finding.bucket_key} ({status.label}, {contract}): "
+                    f"{verdict.signature.title}"
+                )
+        elif status == Status.HARNESS_ERROR and tally.count(Status.HARNESS_ERROR) <= 3:
+            display.note(f"[yellow]harness error[/] ({verdict.outcome.reason})")
+        generator.feedback(scenario.family, result.subject, status.label, new_bucket)
+
+    def print_summary(self, tally: Tally) -> None:
+        rows = [
+            (b.key, b.status.label, b.contract, b.count, b.signature.title)
+            for b in self.store.buckets()
+        ]
+        self.console.print(summary_table(tally, rows))
+        self.console.print(
+            f"campaign folder: {self.store.folder}  (threadstorm report {self.store.folder})"
+        )
+
+    def close(self) -> None:
+        """Stop every fork server this campaign started."""
+        for session in self.sessions:
+            session.close()
+        self.sessions.clear()

@@ -1,0 +1,69 @@
+"""Workers: one warm fork server each, running generated scenarios side by side.
+
+A worker thread asks the shared generator for a scenario, runs it in its own harness session
+and hands the evidence to the campaign's queue.  The controller's threads only wait on pipes, so
+they cost nothing while the target's children work.  A fork server that dies is restarted; the
+run it was serving becomes a ``HARNESS_ERROR``, never a finding.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from threadstorm.errors import HarnessError
+from threadstorm.scenario.model import Scenario
+from threadstorm.target.session import HarnessSession
+from threadstorm.triage.evidence import Evidence
+
+Draw = Callable[[], tuple[Scenario, str]]
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """One finished run: what ran, on which subject type, and what it left behind."""
+
+    scenario: Scenario
+    subject: str
+    evidence: Evidence
+
+
+class Worker(threading.Thread):
+    """Runs scenarios from ``draw`` in ``session`` until ``stop`` is set."""
+
+    def __init__(
+        self,
+        number: int,
+        session: HarnessSession,
+        draw: Draw,
+        results: queue.Queue[RunResult],
+        stop: threading.Event,
+        timeout_s: float,
+    ) -> None:
+        super().__init__(name=f"threadstorm-worker-{number}", daemon=True)
+        self.session = session
+        self.draw = draw
+        self.results = results
+        self.stop = stop
+        self.timeout_s = timeout_s
+        self.failure: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            while not self.stop.is_set():
+                scenario, subject = self.draw()
+                self.results.put(RunResult(scenario, subject, self._run(scenario)))
+        except BaseException as error:  # noqa: BLE001 - handed to the campaign, re-raised there
+            self.failure = error
+            self.stop.set()
+
+    def _run(self, scenario: Scenario) -> Evidence:
+        try:
+            return self.session.run(scenario, timeout=self.timeout_s)
+        except HarnessError as error:
+            detail = str(error)
+            self.session.close()
+            self.session.start()
+            return Evidence(0, 0, False, 0.0, b"", harness_error=detail)

@@ -1,0 +1,97 @@
+"""``threadstorm repro``: write a bucket's standalone script and measure how often it crashes."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from threadstorm.campaign.followup import repro_header
+from threadstorm.errors import UsageError
+from threadstorm.reproduce.emit import code_lines, render
+from threadstorm.reproduce.rate import measure_script
+from threadstorm.store.db import Store
+from threadstorm.target.interpreter import discover
+
+SCRIPT_GRACE_S = 15.0
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser(
+        "repro",
+        help="write a bucket's standalone reproducer and measure its crash rate",
+        description="Write a standard-library-only script that reproduces BUCKET (its minimised "
+        "scenario when there is one), then run it N times in fresh target processes and report "
+        "how many crashed.",
+    )
+    parser.add_argument("campaign", type=Path, metavar="DIR", help="campaign folder")
+    parser.add_argument("bucket", help="bucket id (or a unique prefix of it)")
+    parser.add_argument("--out", type=Path, required=True, help="where to write the script")
+    parser.add_argument("--runs", type=int, default=10, help="runs of the script (default 10, 0 = none)")
+    parser.add_argument("--time-limit", type=float, default=30.0,
+                        help="seconds each run of the script storms before giving up (default 30)")
+    parser.add_argument("--python", help="run the script with this interpreter "
+                        "(default: the campaign's target)")
+    parser.set_defaults(handler=run)
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` whole or not at all."""
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise UsageError(f"cannot write {path}: folder {folder} does not exist")
+    try:
+        handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.")
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.chmod(temporary, 0o755)
+        os.replace(temporary, path)
+    except OSError as error:
+        raise UsageError(f"cannot write {path}: {error.strerror}; choose a writable place") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.runs < 0:
+        raise UsageError("--runs must be 0 or more")
+    if not args.time_limit > 0:
+        raise UsageError("--time-limit must be a positive number of seconds")
+    console = Console()
+    with Store.open(args.campaign) as store:
+        bucket = store.bucket(args.bucket)
+        config = store.campaign().config
+        interpreter = discover(args.python or config["python"])
+        target = config.get("target", {})
+        label = (
+            f"CPython {target.get('version', interpreter.version)} "
+            f"{'free-threaded' if interpreter.free_threaded else 'with GIL'}"
+            f"{' debug' if interpreter.debug else ''} ({interpreter.path})"
+        )
+        rate = bucket.reproduction
+        rate_text = (
+            f"{rate.rate.text} reruns of the scenario crashed" if rate is not None else ""
+        )
+        header = repro_header(bucket, label, str(interpreter.path), rate_text)
+        script = render(bucket.best_scenario, header, time_limit=args.time_limit)
+        write_atomically(args.out, script)
+        console.print(
+            f"wrote {args.out} ({code_lines(script)} lines of code) for bucket {bucket.key}: "
+            f"{bucket.signature.title}",
+            highlight=False,
+        )
+        store.set_repro_script(bucket.key, script)
+    if args.runs == 0:
+        return 0
+    measurement, _ = measure_script(
+        interpreter, args.out.resolve(), args.runs, args.time_limit + SCRIPT_GRACE_S
+    )
+    console.print(
+        f"{measurement.crashes} of {measurement.runs} runs of the script crashed the target"
+        + (f" (median {measurement.median_time_to_crash_s:.2f} s to crash)"
+           if measurement.median_time_to_crash_s is not None else ""),
+        highlight=False,
+    )
+    return 0

@@ -1,0 +1,137 @@
+"""Reproduction rate: how often a scenario (or its script) crashes with the same signature.
+
+Measured by rerunning, never guessed.  ``measure_scenario`` reruns through a warm fork server
+(cheap, used by campaigns and the minimiser); ``measure_script`` runs the standalone reproducer
+in fresh target processes, exactly as a bug reporter would.
+"""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from threadstorm.bucket.judge import judge
+from threadstorm.scenario.model import Scenario
+from threadstorm.target.interpreter import Interpreter
+from threadstorm.target.session import HarnessSession
+from threadstorm.triage.classify import classify
+from threadstorm.triage.evidence import Evidence
+from threadstorm.triage.outcome import Status
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """``crashes`` of ``runs`` ended with the wanted signature; times are per crashing run."""
+
+    runs: int
+    crashes: int
+    times_to_crash_s: tuple[float, ...] = ()
+    others: dict[str, int] = field(default_factory=dict)  # other outcomes and signatures seen
+
+    @property
+    def fraction(self) -> float:
+        return self.crashes / self.runs if self.runs else 0.0
+
+    @property
+    def median_time_to_crash_s(self) -> float | None:
+        return statistics.median(self.times_to_crash_s) if self.times_to_crash_s else None
+
+    @property
+    def text(self) -> str:
+        """E.g. ``9/10 runs (median 0.12 s to crash)``."""
+        median = self.median_time_to_crash_s
+        tail = f" (median {median:.2f} s to crash)" if median is not None else ""
+        return f"{self.crashes}/{self.runs} runs{tail}"
+
+
+def measure_scenario(
+    session: HarnessSession,
+    scenario: Scenario,
+    signature_key: str,
+    runs: int,
+    timeout_s: float,
+    stop_after_misses: int | None = None,
+) -> Measurement:
+    """Rerun ``scenario`` ``runs`` times; count runs that end in bucket ``signature_key``.
+
+    ``stop_after_misses`` ends early once that many runs have missed (the minimiser's
+    shortcut when k of n can no longer be reached).
+    """
+    crashes, times, others, misses = 0, [], Counter[str](), 0
+    done = 0
+    for _ in range(runs):
+        evidence = session.run(scenario, timeout=timeout_s)
+        verdict = judge(evidence, scenario)
+        done += 1
+        if verdict.key == signature_key:
+            crashes += 1
+            times.append(evidence.duration_s)
+            continue
+        others[verdict.key or verdict.outcome.status.label] += 1
+        misses += 1
+        if stop_after_misses is not None and misses >= stop_after_misses:
+            break
+    return Measurement(done, crashes, tuple(times), dict(others))
+
+
+def script_environment() -> dict[str, str]:
+    """The environment a reproducer runs in: minimal, GIL off."""
+    return {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHON_GIL": "0", "PYTHONHASHSEED": "0"}
+
+
+def run_script(interpreter: Interpreter, script: Path, timeout_s: float) -> Evidence:
+    """Run a reproducer once in a fresh target process; return its evidence."""
+    env = script_environment()
+    if not interpreter.free_threaded:
+        env.pop("PYTHON_GIL")
+    started = time.monotonic()
+    process = subprocess.Popen(
+        [str(interpreter.path), "-X", "faulthandler", str(script)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=script.parent,
+        start_new_session=True,
+    )
+    timed_out = False
+    try:
+        _, stderr = process.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        process.kill()  # by pid: the process we started
+        _, stderr = process.communicate()
+    returncode = process.returncode
+    wait_status = (-returncode) & 0x7F if returncode < 0 else (returncode & 0xFF) << 8
+    return Evidence(
+        wait_status=wait_status,
+        exit_code=returncode,
+        timed_out=timed_out,
+        duration_s=time.monotonic() - started,
+        stderr=stderr,
+        messages=({"event": "done", "status": "passed"},) if returncode == 0 else (),
+    )
+
+
+def measure_script(
+    interpreter: Interpreter, script: Path, runs: int, timeout_s: float
+) -> tuple[Measurement, Evidence | None]:
+    """Run the script ``runs`` times; a run counts when the target died (signal or fatal error).
+
+    Returns the measurement and the evidence of the first crash, for the report.
+    """
+    crashes, times, others = 0, [], Counter[str]()
+    first: Evidence | None = None
+    for _ in range(runs):
+        evidence = run_script(interpreter, script, timeout_s)
+        if classify(evidence).status >= Status.CRASHED:
+            crashes += 1
+            times.append(evidence.duration_s)
+            first = first or evidence
+        else:
+            others["timed out" if evidence.timed_out else f"exit {evidence.exit_code}"] += 1
+    return Measurement(runs, crashes, tuple(times), dict(others)), first
