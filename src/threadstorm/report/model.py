@@ -1,0 +1,350 @@
+"""The report model: everything a report says, extracted once from a store as plain data.
+
+Extract, then render: ``build_report(store)`` reads the store and makes a ``Report``; the
+renderers (``text``, ``markdown``, ``json``, ``html``, ``junit``, ``sarif``) only turn that value
+into their format and never open the store.  Buckets come in-contract first, then by count.
+
+The campaign's configuration is read for these keys, all optional: ``target`` (the probe's facts:
+``executable``, ``version``, ``free_threaded``, ``gil_enabled``, ``debug``, ``sanitizer``,
+``config_args``), ``modules``, ``seed``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from threadstorm.bucket.model import Signature
+from threadstorm.report.describe import scenario_lines, subject_of
+from threadstorm.scenario.model import Scenario
+from threadstorm.store.db import Store
+from threadstorm.store.records import (
+    IN_CONTRACT,
+    BucketRecord,
+    CampaignRecord,
+    CoverageEntry,
+    Minimisation,
+    Reproduction,
+    RunCount,
+    Variant,
+)
+from threadstorm.triage.outcome import Status
+
+CRASH_OUTPUT_LINES = 60
+
+
+@dataclass(frozen=True)
+class TargetFacts:
+    """How the target interpreter was built and how it ran."""
+
+    executable: str = ""
+    version: str = "unknown"
+    free_threaded: bool = True
+    gil_enabled: bool = False
+    debug: bool = False
+    sanitizer: str | None = None
+    config_args: str = ""
+
+    @property
+    def label(self) -> str:
+        """E.g. ``CPython 3.13.5 free-threaded debug build``."""
+        kind = "free-threaded" if self.free_threaded else "default (GIL)"
+        parts = [f"CPython {self.version}", kind, "debug build" if self.debug else "release build"]
+        if self.sanitizer:
+            parts.append(f"{self.sanitizer} sanitizer")
+        return " ".join(parts[:2]) + ", " + ", ".join(parts[2:])
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """Loud facts that make the campaign's results weaker."""
+        if not self.free_threaded:
+            return (
+                "the target is not a free-threaded build: its GIL lets one thread run at a time, "
+                "so most races cannot happen",
+            )
+        if self.gil_enabled:
+            return (
+                "the GIL was enabled at run time (an imported extension does not declare "
+                "Py_mod_gil): threads did not run in parallel, so most races cannot happen",
+            )
+        return ()
+
+    @classmethod
+    def from_config(cls, doc: Mapping[str, Any]) -> TargetFacts:
+        sanitizer = doc.get("sanitizer")
+        return cls(
+            executable=str(doc.get("executable", "")),
+            version=str(doc.get("version", "unknown")),
+            free_threaded=bool(doc.get("free_threaded", True)),
+            gil_enabled=bool(doc.get("gil_enabled", False)),
+            debug=bool(doc.get("debug", False)),
+            sanitizer=None if sanitizer is None else str(sanitizer),
+            config_args=str(doc.get("config_args", "")),
+        )
+
+
+@dataclass(frozen=True)
+class CampaignSummary:
+    """The campaign's facts and totals."""
+
+    folder: str
+    status: str
+    started_at: float
+    duration_s: float
+    runs: int
+    runs_per_second: float
+    outcomes: tuple[tuple[str, int], ...]  # (status label, runs) in Status order, nonzero only
+    modules: tuple[str, ...]
+    seed: int | None
+    target: TargetFacts
+
+
+@dataclass(frozen=True)
+class BucketReport:
+    """One bucket, with everything needed to file it as a bug report on its own."""
+
+    id: str
+    status: str  # crashed, hung or sanitizer
+    title: str
+    signature: Signature
+    count: int
+    contract: str
+    contract_reason: str
+    first_seen: float  # epoch seconds
+    last_seen: float
+    first_seen_s: float  # seconds after the campaign started
+    last_seen_s: float
+    reproduction: Reproduction | None
+    reason: str  # the representative crash's one-line outcome reason
+    signal: str | None
+    family: str
+    subject: str
+    scenario: Scenario  # the smallest seen
+    scenario_lines: tuple[str, ...]
+    size: tuple[int, ...]
+    minimisation: Minimisation | None
+    backtrace: str | None  # symbolised native backtrace when one was taken
+    crash_output: str  # the tail of the representative crash's raw stderr
+    variants: tuple[Variant, ...]
+    repro_script: str | None
+    target: TargetFacts
+    folder: str
+
+    @property
+    def in_contract(self) -> bool:
+        return self.contract == IN_CONTRACT
+
+    @property
+    def siblings_affected(self) -> tuple[Variant, ...]:
+        return tuple(variant for variant in self.variants if variant.crashed)
+
+    @property
+    def siblings_clean(self) -> tuple[Variant, ...]:
+        return tuple(variant for variant in self.variants if not variant.crashed)
+
+
+@dataclass(frozen=True)
+class ModuleCoverage:
+    """How much of one module's public surface the campaign reached."""
+
+    module: str
+    total: int
+    reachable: int
+    exercised: int
+    never_reached: tuple[tuple[str, str], ...]  # (name, why) for what was never exercised
+
+
+@dataclass(frozen=True)
+class DiscoveryPoint:
+    """The ``number``-th bucket appeared ``offset_s`` seconds into the campaign."""
+
+    offset_s: float
+    bucket_id: str
+    runs: int
+    number: int
+
+
+@dataclass(frozen=True)
+class MatrixCell:
+    """Outcomes of one family's runs on one subject type."""
+
+    subject: str
+    family: str
+    counts: tuple[tuple[str, int], ...]  # (status label, runs), strongest first
+
+    @property
+    def worst(self) -> str:
+        return self.counts[0][0] if self.counts else "none"
+
+    @property
+    def runs(self) -> int:
+        return sum(count for _, count in self.counts)
+
+
+@dataclass(frozen=True)
+class OutcomeMatrix:
+    """Types by scenario family, with the outcomes of their runs."""
+
+    subjects: tuple[str, ...]
+    families: tuple[str, ...]
+    cells: tuple[MatrixCell, ...]
+
+    def cell(self, subject: str, family: str) -> MatrixCell | None:
+        for cell in self.cells:
+            if cell.subject == subject and cell.family == family:
+                return cell
+        return None
+
+
+@dataclass(frozen=True)
+class Report:
+    """One campaign's report."""
+
+    campaign: CampaignSummary
+    buckets: tuple[BucketReport, ...]
+    coverage: tuple[ModuleCoverage, ...]
+    weights: Mapping[str, Any] = field(default_factory=dict)
+    discoveries: tuple[DiscoveryPoint, ...] = ()
+    matrix: OutcomeMatrix = OutcomeMatrix((), (), ())
+
+    @property
+    def in_contract(self) -> tuple[BucketReport, ...]:
+        return tuple(bucket for bucket in self.buckets if bucket.in_contract)
+
+    @property
+    def outside_contract(self) -> tuple[BucketReport, ...]:
+        return tuple(bucket for bucket in self.buckets if not bucket.in_contract)
+
+    def bucket(self, bucket_id: str) -> BucketReport:
+        """The bucket with this full id; KeyError if none."""
+        for bucket in self.buckets:
+            if bucket.id == bucket_id:
+                return bucket
+        raise KeyError(bucket_id)
+
+
+# ---------------------------------------------------------------------- extraction
+
+
+def build_report(store: Store) -> Report:
+    """Read everything a report needs from ``store``."""
+    record = store.campaign()
+    campaign = _campaign(store, record)
+    buckets = tuple(_bucket(store, bucket, campaign) for bucket in store.buckets())
+    return Report(
+        campaign=campaign,
+        buckets=buckets,
+        coverage=coverage_by_module(store.coverage()),
+        weights=store.weights(),
+        discoveries=tuple(
+            DiscoveryPoint(found.time - record.started_at, found.bucket_key, found.runs, number)
+            for number, found in enumerate(store.discoveries(), start=1)
+        ),
+        matrix=outcome_matrix(store.run_counts()),
+    )
+
+
+def _campaign(store: Store, record: CampaignRecord) -> CampaignSummary:
+    config = record.config
+    per_status: dict[Status, int] = {}
+    for row in store.run_counts():
+        per_status[row.status] = per_status.get(row.status, 0) + row.count
+    seed = config.get("seed")
+    return CampaignSummary(
+        folder=str(store.folder),
+        status=record.status,
+        started_at=record.started_at,
+        duration_s=record.duration_s,
+        runs=record.runs,
+        runs_per_second=record.runs_per_second,
+        outcomes=tuple((status.label, per_status[status]) for status in sorted(per_status)),
+        modules=tuple(str(name) for name in config.get("modules", ())),
+        seed=seed if isinstance(seed, int) else None,
+        target=TargetFacts.from_config(config.get("target") or {}),
+    )
+
+
+def _bucket(store: Store, bucket: BucketRecord, campaign: CampaignSummary) -> BucketReport:
+    crash = store.crash(bucket.representative_crash)
+    stderr = crash.evidence.stderr_text.rstrip().splitlines()[-CRASH_OUTPUT_LINES:]
+    return BucketReport(
+        id=bucket.key,
+        status=bucket.status.label,
+        title=bucket.signature.title,
+        signature=bucket.signature,
+        count=bucket.count,
+        contract=bucket.contract,
+        contract_reason=bucket.contract_reason,
+        first_seen=bucket.first_seen,
+        last_seen=bucket.last_seen,
+        first_seen_s=bucket.first_seen - campaign.started_at,
+        last_seen_s=bucket.last_seen - campaign.started_at,
+        reproduction=bucket.reproduction,
+        reason=str(crash.outcome.get("reason", "")),
+        signal=crash.evidence.signal_name,
+        family=bucket.smallest_scenario.family,
+        subject=subject_of(bucket.smallest_scenario),
+        scenario=bucket.smallest_scenario,
+        scenario_lines=scenario_lines(bucket.smallest_scenario),
+        size=bucket.smallest_size,
+        minimisation=bucket.minimisation,
+        backtrace=bucket.backtrace or crash.evidence.backtrace,
+        crash_output="\n".join(stderr),
+        variants=bucket.variants,
+        repro_script=bucket.repro_script,
+        target=campaign.target,
+        folder=campaign.folder,
+    )
+
+
+def coverage_by_module(entries: list[CoverageEntry]) -> tuple[ModuleCoverage, ...]:
+    """Group coverage facts per module."""
+    modules: dict[str, list[CoverageEntry]] = {}
+    for entry in entries:
+        modules.setdefault(entry.module, []).append(entry)
+    return tuple(
+        ModuleCoverage(
+            module=module,
+            total=len(found),
+            reachable=sum(entry.reachable for entry in found),
+            exercised=sum(entry.exercised for entry in found),
+            never_reached=tuple(
+                (entry.name, entry.reason or "not reached")
+                for entry in found
+                if not entry.exercised
+            ),
+        )
+        for module, found in sorted(modules.items())
+    )
+
+
+def outcome_matrix(counts: list[RunCount]) -> OutcomeMatrix:
+    """Types (rows) by families (columns) from the run counters."""
+    cells: dict[tuple[str, str], dict[Status, int]] = {}
+    for row in counts:
+        slot = cells.setdefault((row.subject or "(unspecified)", row.family), {})
+        slot[row.status] = slot.get(row.status, 0) + row.count
+    return OutcomeMatrix(
+        subjects=tuple(sorted({subject for subject, _ in cells})),
+        families=tuple(sorted({family for _, family in cells})),
+        cells=tuple(
+            MatrixCell(
+                subject,
+                family,
+                tuple((status.label, n) for status, n in sorted(found.items(), reverse=True)),
+            )
+            for (subject, family), found in sorted(cells.items())
+        ),
+    )
+
+
+def flat_weights(weights: Mapping[str, Any], prefix: str = "") -> list[tuple[str, float]]:
+    """Numeric weights as ``(dotted.name, value)`` pairs, nested mappings flattened, sorted."""
+    found: list[tuple[str, float]] = []
+    for name, value in weights.items():
+        if isinstance(value, Mapping):
+            found += flat_weights(value, f"{prefix}{name}.")
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            found.append((f"{prefix}{name}", float(value)))
+    return sorted(found)
