@@ -56,6 +56,7 @@ from threadstorm.store.records import (
 )
 from threadstorm.store.schema import (
     FILENAME,
+    SCHEMA_VERSION,
     build_file,
     check_schema,
     connect,
@@ -65,6 +66,8 @@ from threadstorm.store.schema import (
 )
 from threadstorm.triage.evidence import Evidence
 from threadstorm.triage.outcome import Outcome, Status
+
+__all__ = ["FILENAME", "SCHEMA_VERSION", "Store", "is_store", "store_path"]
 
 BUCKET_COLUMNS = (
     "key, signature, status, contract, contract_reason, count, first_seen, last_seen, "
