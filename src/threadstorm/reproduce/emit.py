@@ -31,6 +31,8 @@ from threadstorm.scenario.model import (
 )
 
 STATE = "s"
+MAX_LINE = 99
+PARTIAL = "functools.partial"
 # Makers and the helpers (plus imports) each needs, in definition order.
 MAKER_SOURCES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "big_union": (("member_types", "big_union"), ("functools", "operator", "typing")),
@@ -116,15 +118,15 @@ class _Renderer:
         target = f"{STATE}.{op.target}"
         args = [self.recipe(arg) for arg in op.args]
         if op.kind == "method":
-            return f"partial({_attribute(target, op.name)}{''.join(', ' + a for a in args)})"
+            return f"{PARTIAL}({_attribute(target, op.name)}{''.join(', ' + a for a in args)})"
         if op.kind == "function":
             func = self.reference(op.name)
-            return f"partial({func}, {', '.join([target, *args])})"
+            return f"{PARTIAL}({func}, {', '.join([target, *args])})"
         if op.kind == "getattr":
-            return f"partial(getattr, {target}, {op.name!r})"
+            return f"{PARTIAL}(getattr, {target}, {op.name!r})"
         if op.kind == "setattr":
-            return f"partial(setattr, {target}, {op.name!r}, {args[0]})"
-        return f"partial(delattr, {target}, {op.name!r})"
+            return f"{PARTIAL}(setattr, {target}, {op.name!r}, {args[0]})"
+        return f"{PARTIAL}(delattr, {target}, {op.name!r})"
 
     def _helper(self, name: str) -> None:
         if any(block.startswith((f"def {name}(", f"{name} =")) for block in self.helpers):
@@ -184,15 +186,20 @@ def render(scenario: Scenario, header: Header, time_limit: float = 60.0) -> str:
         if module != "builtins" and any(module in line for line in setup + rebuild + plans):
             renderer.imports.add(module)
     lines = [_docstring(scenario, header, time_limit)]
-    modules = sorted({"faulthandler", "threading", "time", *renderer.imports} - {"builtins"})
-    lines += [f"import {', '.join(modules)}", "from functools import partial",
-              "from types import SimpleNamespace", ""]
+    modules = sorted(
+        {"faulthandler", "functools", "threading", "time", "types", *renderer.imports} - {"builtins"}
+    )
+    lines += [f"import {', '.join(modules)}", ""]
     lines += [block + "\n" for block in renderer.helpers]
     if setup:
         lines += [f"def setup({STATE}):", *setup, ""]
     if rebuild:
         lines += [f"def rebuild({STATE}):  # fresh objects, every round", *rebuild, ""]
-    lines += ["PLANS = [  # one list of operations per thread, bound each round", *plans, "]", ""]
+    one_line = f"PLANS = [{' '.join(plan.strip() for plan in plans).rstrip(',')}]"
+    if len(one_line) <= MAX_LINE:
+        lines += ["# one list of operations per thread, bound each round", one_line, ""]
+    else:
+        lines += ["PLANS = [  # one list of operations per thread, bound each round", *plans, "]", ""]
     lines += _skeleton(scenario, bool(setup), bool(rebuild), time_limit)
     return "\n".join(lines) + "\n"
 
@@ -223,15 +230,14 @@ def _skeleton(scenario: Scenario, has_setup: bool, has_rebuild: bool, time_limit
         f"    for _ in range({scenario.rounds}):  # rounds",
         "        barrier.wait()",
         f"        calls = plan({STATE})",
-        f"        for _ in range({scenario.iterations}):  # iterations",
-        "            for call in calls:",
-        "                try: call()",
-        "                except Exception: pass",
+        f"        for call in calls * {scenario.iterations}:  # iterations",
+        "            try: call()",
+        "            except Exception: pass",
         "",
         "faulthandler.enable(all_threads=True)",
         f"deadline = time.monotonic() + {time_limit:g}",
         "while time.monotonic() < deadline:",
-        f"    {STATE} = SimpleNamespace()",
+        f"    {STATE} = types.SimpleNamespace()",
         *([f"    setup({STATE})"] if has_setup else []),
         f"    barrier = threading.Barrier(len(PLANS){action})",
         f"    threads = [threading.Thread(target=worker, args=(p, {STATE}, barrier)) for p in PLANS]",

@@ -1,0 +1,99 @@
+"""The reproducer is the one place Python source is written: golden-tested."""
+
+from __future__ import annotations
+
+import ast
+import os
+from pathlib import Path
+
+import pytest
+
+from threadstorm.reproduce.emit import Header, code_lines, render
+from threadstorm.scenario.model import (
+    Call,
+    Collection,
+    Lit,
+    Make,
+    Operation,
+    Ref,
+    Scenario,
+    SharedObject,
+    ThreadPlan,
+)
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+def iterator_scenario() -> Scenario:
+    return Scenario(
+        family="shared_iterator",
+        shared=(
+            SharedObject(
+                "obj",
+                Call(Ref("builtins.enumerate"), (Call(Ref("builtins.range"), (Lit(1000),)),)),
+                fresh=True,
+            ),
+        ),
+        threads=tuple(ThreadPlan((Operation("function", "obj", "builtins.next"),)) for _ in range(2)),
+        iterations=20,
+        rounds=200,
+    ).validate()
+
+
+def seed_scenario() -> Scenario:
+    items = tuple(Make("big_union", (("size", 30),)) for _ in range(10))
+    return Scenario(
+        family="readers_vs_mutators",
+        imports=("typing",),
+        shared=(SharedObject("obj", Collection("list", items), fresh=True),),
+        threads=(
+            ThreadPlan((Operation("function", "obj", "builtins.repr"),)),
+            ThreadPlan((Operation("method", "obj", "pop"),)),
+        ),
+        iterations=100,
+        rounds=5,
+    ).validate()
+
+
+HEADER = Header(
+    title="threadstorm reproducer for bucket abc123def456 (crashed)",
+    target="CPython 3.13.5 free-threaded debug (/opt/python3.13td)",
+    signature="assertion: enumobject.c | enum_next | negative refcount",
+    rate="9/10 (90 %)",
+    python="/opt/python3.13td",
+)
+
+
+def check_golden(name: str, text: str) -> None:
+    path = GOLDEN / name
+    if os.environ.get("THREADSTORM_UPDATE_GOLDEN"):
+        path.write_text(text)
+    assert text == path.read_text()
+
+
+def test_iterator_script_matches_golden() -> None:
+    check_golden("repro_iterator.py.txt", render(iterator_scenario(), HEADER))
+
+
+def test_seed_script_matches_golden_and_is_short() -> None:
+    script = render(seed_scenario(), HEADER)
+    check_golden("repro_seed.py.txt", script)
+    assert code_lines(script) <= 25
+
+
+@pytest.mark.parametrize("scenario", [iterator_scenario(), seed_scenario()])
+def test_scripts_are_valid_standalone_python(scenario: Scenario) -> None:
+    script = render(scenario, HEADER)
+    tree = ast.parse(script)
+    imported = {
+        alias.name.split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    }
+    assert "threadstorm" not in imported
+    assert "Any" not in script  # annotations stripped from copied helpers
+
+
+def test_code_lines_skips_docstring_comments_and_blanks() -> None:
+    assert code_lines('"""doc\n\nmore"""\n# note\n\nx = 1\n') == 1
