@@ -1,0 +1,77 @@
+"""Command-line options shared by the commands that run a campaign (``fuzz``, ``check``)."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from pathlib import Path
+
+from rich.console import Console
+
+from threadstorm.campaign.config import DEFAULT_MODULES, CampaignConfig, prepare_out_dir, split_names
+from threadstorm.campaign.runner import Campaign, CampaignResult
+from threadstorm.errors import UsageError
+from threadstorm.generate.families import FAMILIES
+from threadstorm.store.db import Store
+
+
+def add_campaign_arguments(parser: argparse.ArgumentParser, budget: float) -> None:
+    """The options that describe what to storm and how."""
+    parser.add_argument("--python", help="target interpreter (a free-threaded CPython build)")
+    parser.add_argument(
+        "--modules",
+        help=f"comma-separated modules to storm (default {','.join(DEFAULT_MODULES)})",
+    )
+    parser.add_argument("--package", action="append", default=[],
+                        help="a package to storm with all its submodules (repeatable)")
+    parser.add_argument("--budget", type=float, default=budget,
+                        help=f"fuzzing time in seconds (default {budget:g})")
+    parser.add_argument("--seed", type=int, default=0, help="generation seed (default 0)")
+    parser.add_argument("--workers", type=int, default=0,
+                        help="fork servers side by side (default: one per CPU)")
+    parser.add_argument("--timeout", type=float, default=10.0,
+                        help="seconds before a run counts as hung (default 10)")
+    parser.add_argument("--families", help=f"comma-separated subset of: {', '.join(FAMILIES)}")
+    parser.add_argument("--policy", help="TOML contract policy (default: threadstorm's own)")
+    parser.add_argument("--deny", action="append", default=[],
+                        help="extra callable pattern never to call, e.g. 'mymod.dangerous*'")
+    parser.add_argument("--no-follow-up", action="store_true",
+                        help="skip rate, minimisation, backtraces and variants for new buckets")
+    parser.add_argument("--core-files", action="store_true", help="let crashing runs dump core")
+
+
+def config_from_args(args: argparse.Namespace, out: str) -> CampaignConfig:
+    """The campaign configuration a command line asks for (validated)."""
+    if not args.python:
+        raise UsageError("--python is required: the path of a free-threaded python to storm")
+    return CampaignConfig(
+        python=args.python,
+        out=out,
+        modules=split_names(args.modules) if args.modules is not None else DEFAULT_MODULES,
+        packages=tuple(args.package),
+        budget_s=args.budget,
+        seed=args.seed,
+        workers=args.workers,
+        run_timeout_s=args.timeout,
+        families=split_names(args.families),
+        policy=args.policy,
+        deny=tuple(args.deny),
+        core_files=args.core_files,
+        follow_up=not args.no_follow_up,
+    ).validate()
+
+
+def run_new_campaign(config: CampaignConfig, console: Console) -> CampaignResult:
+    """Check everything, then create the store and run; a bad start leaves nothing behind."""
+    out = Path(config.out)
+    existed = out.exists()
+    prepare_out_dir(config.out, resume=False)
+    try:
+        campaign = Campaign(config, console)
+        campaign.prepare()
+    except BaseException:
+        if not existed:
+            shutil.rmtree(out, ignore_errors=True)  # we made it: leave nothing half-written
+        raise
+    with Store.create(out, config.to_json()) as store:
+        return campaign.run(store)

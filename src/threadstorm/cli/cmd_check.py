@@ -1,0 +1,69 @@
+"""``threadstorm check``: a campaign for a project's CI, judged against a baseline.
+
+Exit 1 only when a new in-contract bucket appears; known buckets and outside-contract ones are
+listed, never failed.  Exit 0 otherwise, 2 on usage errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from threadstorm.campaign.baseline import compare, load_baseline, save_baseline
+from threadstorm.cli.campaign_args import add_campaign_arguments, config_from_args, run_new_campaign
+from threadstorm.cli.cmd_repro import write_atomically
+from threadstorm.report.junit import render_junit
+from threadstorm.report.model import build_report
+from threadstorm.store.db import Store
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser(
+        "check",
+        help="CI mode: fail only when a new in-contract bucket appears",
+        description="Run a short campaign and compare its buckets with a baseline file. Exit "
+        "status: 1 when a new in-contract bucket appears, 0 otherwise (known and outside-contract "
+        "buckets are listed, not failed), 2 on usage errors.",
+    )
+    add_campaign_arguments(parser, budget=120.0)
+    parser.add_argument("--baseline", type=Path, required=True,
+                        help="baseline JSON of known buckets (missing file: nothing known)")
+    parser.add_argument("--update-baseline", action="store_true",
+                        help="add this campaign's buckets to the baseline and exit 0")
+    parser.add_argument("--junit", type=Path, help="write JUnit XML here (one case per bucket)")
+    parser.add_argument("--out", help="keep the campaign in this folder (default: a temporary one)")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    console = Console()
+    known = load_baseline(args.baseline)
+    with tempfile.TemporaryDirectory(prefix="threadstorm-check-") as scratch:
+        out = args.out or str(Path(scratch) / "campaign")
+        config = config_from_args(args, out)
+        run_new_campaign(config, console)
+        with Store.open(out, readonly=True) as store:
+            buckets = store.buckets()
+            if args.junit:
+                write_atomically(args.junit, render_junit(build_report(store), set(known)))
+    verdict = compare(buckets, known)
+    for title, group in (
+        ("NEW in-contract", verdict.new_in_contract),
+        ("known", verdict.known),
+        ("outside-contract (not failed)", verdict.outside_contract),
+    ):
+        for bucket in group:
+            console.print(f"{title}: {bucket.key} {bucket.signature.title}", highlight=False)
+    if args.update_baseline:
+        total = save_baseline(args.baseline, buckets, known)
+        console.print(f"baseline {args.baseline} now knows {total} bucket(s)")
+        return 0
+    if verdict.failed:
+        console.print(f"check failed: {len(verdict.new_in_contract)} new in-contract bucket(s)")
+        return 1
+    console.print("check passed: no new in-contract bucket")
+    return 0
