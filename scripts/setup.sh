@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Set up everything threadstorm needs on a fresh Debian machine (run as root, or with sudo):
+# system packages, the controller's virtual environment, and the free-threaded target
+# interpreters built from the CPython sources in ../shared/cpython (cached after the first build).
+#
+#   scripts/setup.sh [all|313d]     all: 3.13 debug, 3.14 release and debug (default: all)
+#
+# Prints nothing on stdout but `export` lines for the targets it built, so callers can
+# `eval "$(scripts/setup.sh)"`.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+sources="${THREADSTORM_SOURCES:-$root/../shared/cpython}"
+which_targets="${1:-all}"
+log() { printf '%s\n' "$*" >&2; }
+
+sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+packages=(build-essential pkg-config libssl-dev zlib1g-dev libffi-dev libbz2-dev liblzma-dev
+  libsqlite3-dev libreadline-dev uuid-dev libncurses-dev libgdbm-dev xz-utils libzstd-dev
+  ccache gdb python3-venv chromium)
+missing=()
+for package in "${packages[@]}"; do
+  dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  log "installing system packages: ${missing[*]}"
+  sudo_if_needed apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive sudo_if_needed apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" >&2
+fi
+
+python_for_venv="${THREADSTORM_CONTROLLER_PYTHON:-python3}"
+if [ ! -x "$root/.venv/bin/threadstorm" ]; then
+  log "creating the controller environment in .venv"
+  "$python_for_venv" -m venv "$root/.venv" >&2
+  "$root/.venv/bin/pip" install -q --upgrade pip >&2
+fi
+"$root/.venv/bin/pip" install -q -e "$root[dev]" >&2
+
+build() {  # build VAR TARBALL FLAVOUR
+  local path
+  path="$("$root/.venv/bin/threadstorm" build-python --source "$sources/$2" --flavour "$3" | tail -n 1)"
+  log "target $1=$path"
+  printf 'export %s=%q\n' "$1" "$path"
+}
+build THREADSTORM_PY313D python3.13_3.13.5.orig.tar.xz debug
+if [ "$which_targets" = all ]; then
+  build THREADSTORM_PY314 python3.14_3.14.7.orig.tar.xz release
+  build THREADSTORM_PY314D python3.14_3.14.7.orig.tar.xz debug
+fi
