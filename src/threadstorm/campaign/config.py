@@ -33,6 +33,7 @@ class CampaignConfig:
     seed: int = 0
     workers: int = 0  # 0: one per CPU of the machine
     run_timeout_s: float = 10.0
+    runs_per_child: int = 16  # scenarios one forked child may serve in a row while fuzzing
     families: tuple[str, ...] = ()  # empty: all
     policy: str | None = None
     deny: tuple[str, ...] = ()  # extra deny-list patterns on top of the default
@@ -75,6 +76,8 @@ class CampaignConfig:
         unknown = sorted(set(self.families) - set(FAMILIES))
         if unknown:
             raise UsageError(f"unknown family {unknown[0]!r}; choose from {', '.join(FAMILIES)}")
+        if self.runs_per_child < 1:
+            raise UsageError("--runs-per-child must be at least 1")
         if self.reproduce_runs < 1:
             raise UsageError("--reproduce-runs must be at least 1")
         return self

@@ -183,7 +183,8 @@ class Campaign:
                 return generator.draw()
 
         workers = [
-            Worker(n, session, draw, results, stop, self.config.run_timeout_s)
+            Worker(n, session, draw, results, stop, self.config.run_timeout_s,
+                   self.config.runs_per_child)
             for n, session in enumerate(self.sessions)
         ]
         deadline = time.monotonic() + budget_s

@@ -41,6 +41,7 @@ class Worker(threading.Thread):
         results: queue.Queue[RunResult],
         stop: threading.Event,
         timeout_s: float,
+        reuse: int = 1,
     ) -> None:
         super().__init__(name=f"threadstorm-worker-{number}", daemon=True)
         self.session = session
@@ -48,6 +49,7 @@ class Worker(threading.Thread):
         self.results = results
         self.stop = stop
         self.timeout_s = timeout_s
+        self.reuse = reuse
         self.failure: BaseException | None = None
 
     def run(self) -> None:
@@ -61,7 +63,7 @@ class Worker(threading.Thread):
 
     def _run(self, scenario: Scenario) -> Evidence:
         try:
-            return self.session.run(scenario, timeout=self.timeout_s)
+            return self.session.run(scenario, timeout=self.timeout_s, reuse=self.reuse)
         except HarnessError as error:
             detail = str(error)
             self.session.close()

@@ -31,6 +31,9 @@ def add_campaign_arguments(parser: argparse.ArgumentParser, budget: float) -> No
                         help="fork servers side by side (default: one per CPU)")
     parser.add_argument("--timeout", type=float, default=10.0,
                         help="seconds before a run counts as hung (default 10)")
+    parser.add_argument("--runs-per-child", type=int, default=16,
+                        help="scenarios one forked child may run in a row (1: a fresh child "
+                        "for every run; default 16)")
     parser.add_argument("--families", help=f"comma-separated subset of: {', '.join(FAMILIES)}")
     parser.add_argument("--policy", help="TOML contract policy (default: threadstorm's own)")
     parser.add_argument("--deny", action="append", default=[],
@@ -53,6 +56,7 @@ def config_from_args(args: argparse.Namespace, out: str) -> CampaignConfig:
         seed=args.seed,
         workers=args.workers,
         run_timeout_s=args.timeout,
+        runs_per_child=args.runs_per_child,
         families=split_names(args.families),
         policy=args.policy,
         deny=tuple(args.deny),

@@ -10,8 +10,10 @@ changes outside that folder.  Standard library only.
 
 from __future__ import annotations
 
+import faulthandler
 import os
 import resource
+import signal
 import sys
 from typing import Any
 
@@ -87,10 +89,14 @@ class SandboxViolation(PermissionError):
 
 
 def limit_resources(limits: dict[str, int]) -> None:
-    """Apply the resource limits named in ``limits`` (bytes, seconds, counts; 0 = leave)."""
+    """Apply the resource limits named in ``limits`` (bytes, seconds, counts; 0 = leave).
+
+    CPU time is a soft limit only (see ``renew_cpu_allowance``), so a child that serves several
+    scenarios can be given a fresh allowance for each; the audit guard refuses any attempt by
+    the code under test to change limits itself.
+    """
     table = {
         "address_space": resource.RLIMIT_AS,
-        "cpu_seconds": resource.RLIMIT_CPU,
         "file_size": resource.RLIMIT_FSIZE,
         "processes": resource.RLIMIT_NPROC,
         "core_size": resource.RLIMIT_CORE,
@@ -99,10 +105,42 @@ def limit_resources(limits: dict[str, int]) -> None:
         kind = table.get(name)
         if kind is None or (value <= 0 and name != "core_size"):
             continue
+        if value < 0:
+            value = resource.RLIM_INFINITY
         try:
             resource.setrlimit(kind, (value, value))
         except (ValueError, OSError):
             pass  # a hard limit below ours already confines more
+    renew_cpu_allowance(limits)
+
+
+def renew_cpu_allowance(limits: dict[str, int]) -> None:
+    """Allow ``limits["cpu_seconds"]`` more seconds of CPU from now (soft limit: SIGXCPU)."""
+    allowance = limits.get("cpu_seconds", 0)
+    if allowance <= 0:
+        return
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    _, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    soft = int(usage.ru_utime + usage.ru_stime) + allowance
+    if hard != resource.RLIM_INFINITY:
+        soft = min(soft, hard)
+    try:
+        resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
+    except (ValueError, OSError):
+        pass
+
+
+def confine_child(folder: str, limits: dict[str, int], err_w: int) -> None:
+    """In a freshly forked child: quiet stdio, stderr to ``err_w``, limits, faulthandler, guard."""
+    devnull = os.open(os.devnull, os.O_RDWR)
+    os.dup2(devnull, 0)
+    os.dup2(devnull, 1)
+    os.dup2(err_w, 2)
+    os.chdir(folder)
+    limit_resources(limits)
+    faulthandler.enable(file=sys.__stderr__ or 2, all_threads=True)
+    faulthandler.register(signal.SIGUSR1, file=sys.__stderr__ or 2, all_threads=True)
+    install_guard(folder)
 
 
 def install_guard(folder: str) -> None:
