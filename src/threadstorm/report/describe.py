@@ -23,7 +23,7 @@ from threadstorm.scenario.model import (
     Shared,
 )
 
-SIZE_PARTS = ("threads", "operations", "shared objects", "value size", "repetitions")
+SIZE_PARTS = ("thread", "operation", "shared object", "value size", "repetition")
 
 
 def recipe_text(recipe: Recipe, depth: int = 0) -> str:
@@ -114,12 +114,27 @@ def scenario_lines(scenario: Scenario) -> tuple[str, ...]:
 
 
 def size_text(size: Sequence[int]) -> str:
-    """A sort key in words: ``3 threads, 4 operations, 1 shared objects, ...``."""
-    return ", ".join(f"{value} {name}" for value, name in zip(size, SIZE_PARTS, strict=False))
+    """A sort key in words: ``3 threads, 4 operations, 1 shared object, value size 45, ...``."""
+    return ", ".join(
+        f"{name} {value}" if name == "value size" else plural(value, name)
+        for value, name in zip(size, SIZE_PARTS, strict=False)
+    )
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 thread``, ``2 threads``."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def times_text(count: int) -> str:
+    """``once``, ``twice``, ``1,234 times``."""
+    return {1: "once", 2: "twice"}.get(count, f"{count:,} times")
 
 
 def duration_text(seconds: float) -> str:
-    """``0.42 s``, ``12 s``, ``2m 05s``, ``1h 02m``."""
+    """``0 s``, ``0.42 s``, ``12 s``, ``2m 05s``, ``1h 02m``."""
+    if seconds == 0:
+        return "0 s"
     if seconds < 10:
         return f"{seconds:.2f} s"
     if seconds < 60:

@@ -48,7 +48,9 @@ class TargetFacts:
 
     @property
     def label(self) -> str:
-        """E.g. ``CPython 3.13.5 free-threaded debug build``."""
+        """E.g. ``CPython 3.13.5 free-threaded, debug build``."""
+        if self.version == "unknown":
+            return "target not recorded"
         kind = "free-threaded" if self.free_threaded else "default (GIL)"
         parts = [f"CPython {self.version}", kind, "debug build" if self.debug else "release build"]
         if self.sanitizer:
@@ -94,7 +96,7 @@ class CampaignSummary:
     duration_s: float
     runs: int
     runs_per_second: float
-    outcomes: tuple[tuple[str, int], ...]  # (status label, runs) in Status order, nonzero only
+    outcomes: tuple[tuple[str, int], ...]  # (status label, runs) in Status order, harness last
     modules: tuple[str, ...]
     seed: int | None
     target: TargetFacts
@@ -142,6 +144,30 @@ class BucketReport:
     @property
     def siblings_clean(self) -> tuple[Variant, ...]:
         return tuple(variant for variant in self.variants if not variant.crashed)
+
+    @property
+    def outcome_text(self) -> str:
+        """The outcome's reason, with the signal when the reason does not name it."""
+        if self.status == "crashed" and self.signal and self.signal not in self.reason:
+            return f"{self.reason} ({self.signal})" if self.reason else self.signal
+        return self.reason or self.status
+
+
+def variant_text(variant: Variant, own_bucket: str = "", quote: str = "") -> str:
+    """``collections.deque: crashed in 3/10 (30 %), same bucket`` or ``tuple: no crash in 10 runs``.
+
+    ``quote`` wraps the type's name (a backtick for Markdown).
+    """
+    name = f"{quote}{variant.subject}{quote}"
+    if not variant.crashed:
+        text = f"{name}: no crash in {variant.runs} runs"
+    else:
+        text = f"{name}: crashed in {variant.rate.text}"
+        if variant.bucket:
+            text += (
+                ", same bucket" if variant.bucket == own_bucket else f", bucket {variant.bucket}"
+            )
+    return text + (f" ({variant.note})" if variant.note else "")
 
 
 @dataclass(frozen=True)
@@ -258,7 +284,10 @@ def _campaign(store: Store, record: CampaignRecord) -> CampaignSummary:
         duration_s=record.duration_s,
         runs=record.runs,
         runs_per_second=record.runs_per_second,
-        outcomes=tuple((status.label, per_status[status]) for status in sorted(per_status)),
+        outcomes=tuple(
+            (status.label, per_status[status])
+            for status in sorted(per_status, key=lambda s: (s is Status.HARNESS_ERROR, s))
+        ),
         modules=tuple(str(name) for name in config.get("modules", ())),
         seed=seed if isinstance(seed, int) else None,
         target=TargetFacts.from_config(config.get("target") or {}),
