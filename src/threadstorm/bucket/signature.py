@@ -1,0 +1,473 @@
+"""Signatures: the identity of a failure, built by written rules.  Same signature, same bucket.
+
+The rules (signature version ``SIGNATURE_VERSION`` in ``threadstorm.bucket.model``; change the
+version whenever a rule below changes, because stored bucket keys depend on them):
+
+0. **Sanitizers.**  A ThreadSanitizer data race is kind ``race`` with the *unordered* pair of
+   racing functions (the top normalised frame, rule 2, of each of the two access stacks, sorted),
+   so "A writes while B reads" and "B reads while A writes" are one bucket.  Any other sanitizer
+   report is kind ``sanitizer``: the report's kind (``heap-use-after-free``) and the top
+   normalised frames of the bad access.
+
+1. **A specific failed C assertion** is kind ``assertion`` with parts (file basename, function,
+   expression or message).  No line numbers: they move with every edit of the file.
+   A ``Fatal Python error`` raised by a named C function (not a generic one below) is kind
+   ``fatal`` with (function, message with addresses and numbers blanked).
+
+   Some checks are **generic**: they fire for many unrelated bugs, and which of them fires, and
+   where, depends on timing rather than on the bug.  ``_Py_NegativeRefcount`` reports the file
+   and line of whichever ``Py_DECREF`` noticed: CPython 3.13's enumerate bug is seen at
+   ``Objects/enumobject.c:252``, ``:253``, ``Python/brc.c:62`` (the biased-refcount merge) or
+   ``Include/object.h:1042`` from run to run, and the set-iterator bug at
+   ``Objects/setobject.c:878`` *and* ``Python/brc.c:62``; the groupby bug shows as a negative
+   refcount or as the collector's ``visit_validate`` check; the bytearray bug as a mimalloc
+   assertion, a double free or a debug allocator pad-byte check.  Generic checks come in two
+   sorts:
+
+   - *corruption detectors*: ``_Py_NegativeRefcount``, ``_Py_ForgetReference``,
+     ``_PyObject_GC_TRACK``/``_PyObject_GC_UNTRACK``, any assertion in ``Python/brc.c``, in the
+     garbage collector (``Python/gc*.c``), in the allocators (``Objects/obmalloc.c``,
+     mimalloc), the debug allocator's complaints (bad ID, bad pad byte, a corrupt block) and
+     mimalloc's errors, and the ``_PyObject_AssertFailed`` fatal error on its own.  They are
+     one symptom, kind ``corruption``, whose parts are only the facts below;
+   - *header preconditions*: an assertion in an inline helper under ``Include/`` (say
+     ``PyTuple_GET_SIZE: PyTuple_Check(op)``) is kind ``precondition`` with (function,
+     expression) and the facts below, but not the file.
+
+   A generic check takes the facts of rule 2, or of rule 3 when there are no native frames, so
+   two different bugs do not merge and one bug seen through ``brc.c`` and through
+   ``enumobject.c`` does.  Checks made by the garbage collector always take rule 3's facts: the
+   collector's own stack says which thread collected, not which code broke the object.
+   (The parsed assertion itself stays in the outcome's crash facts, for reports.)
+
+2. **Native frames** of the crashing thread (gdb's backtrace of the thread that received the
+   signal, else the 3.14 faulthandler C stack) make kind ``native``: (signal or fatal error,
+   top ``NATIVE_FRAMES`` frames).  Before counting, frames are normalised: addresses, offsets,
+   files and line numbers are dropped; compiler clone suffixes (``.constprop.0``, ``.isra.0``,
+   ``.part.0``, ``.cold``) and ``__GI_`` are stripped; and these frames are dropped:
+
+   - abort and report frames: ``abort``, ``raise``, ``__pthread_kill*``, ``__assert_fail*``,
+     ``_Py_FatalError*``, ``fatal_error*``, ``faulthandler_*``, ``_PyObject_AssertFailed``,
+     ``<signal handler called>``, sanitizer runtime frames;
+   - call plumbing: the eval loop (``_PyEval_*``), vectorcall and call helpers
+     (``*_Vectorcall*``, ``_PyObject_Call*``, ``PyObject_Call*``, ``method_vectorcall*``,
+     ``cfunction_*``, ``wrapperdescr_call``, ``wrap_*``, ``slot_tp_*``), the ``builtins``
+     wrappers (``builtin_*``: ``next(it)`` and ``for x in it`` reach the same bug), thread
+     bootstrap (``thread_run``, ``pythread_wrapper``, ``start_thread``, ``clone*``) and
+     interpreter start-up;
+   - reference counting and allocator machinery (``Py_INCREF``/``Py_DECREF`` and their inline
+     helpers, ``_Py_DecRefShared*``, ``_Py_brc_*``, ``_Py_Dealloc``, ``_Py_NegativeRefcount``,
+     ``PyMem_*``, ``_PyMem_*``, ``PyObject_Malloc``/``Free``/``Realloc``, ``mi_*``): it is
+     where a memory bug is *noticed*, the frame below it is where it *is*;
+   - unnamed frames in the C library (signal trampolines); other unnamed frames are kept as
+     ``?? (library)``.
+
+   If nothing is left, the innermost named frame is kept (a crash inside the eval loop itself).
+
+3. **Otherwise, Python facts** make kind ``python``: (signal or fatal error, ``types:`` the
+   types of the shared objects the in-flight operations act on, ``ops:`` the labels of the
+   operations in flight with each target's name replaced by its type, ``py:`` the crashing
+   thread's Python frames without threadstorm's harness and ``threading``, as
+   ``path:function`` with no line numbers, top ``PYTHON_FRAMES``).  In-flight operations come
+   from ``evidence.in_flight`` (the operation each thread was in when the child died) and the
+   types from the child's ``setup`` message; a thread that had not started or had finished
+   adds nothing.  Shared objects are named by type so that the same bug reached from two
+   scenarios that call their objects differently is one bucket, and a builtin that only calls
+   a special method is written as that method (``next(it)`` is ``it.__next__()``,
+   ``repr(x)`` is ``x.__repr__()``; see ``DUNDER_BUILTINS``).
+
+4. **Hangs** are kind ``hang`` with the in-flight operations and types of rule 3.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+from threadstorm.bucket.model import Signature
+from threadstorm.scenario.model import Operation, Scenario
+from threadstorm.triage.classify import CrashFacts, crash_facts
+from threadstorm.triage.evidence import Evidence
+from threadstorm.triage.outcome import Outcome, Status
+from threadstorm.triage.parsers import Assertion, NativeFrame, PythonFrame, SanitizerReport
+
+NATIVE_FRAMES = 3
+PYTHON_FRAMES = 5
+
+# ----------------------------------------------------------------- generic checks
+
+CORRUPTION_FUNCTIONS = frozenset(
+    {"_Py_NegativeRefcount", "_Py_ForgetReference", "_PyObject_GC_TRACK", "_PyObject_GC_UNTRACK"}
+)
+CORRUPTION_FILES = ("Python/brc.c", "Objects/obmalloc.c", "Objects/mimalloc/")
+COLLECTOR_FILES = ("Python/gc.c", "Python/gc_free_threading.c", "Python/gc_gil.c")
+HEADER_FOLDER = "Include/"
+GENERIC_FATAL_FUNCTIONS = frozenset({"_PyObject_AssertFailed", "_Py_NegativeRefcount"})
+
+# ----------------------------------------------------------------- native frames to drop
+
+ABORT_FRAMES = frozenset(
+    {
+        "abort",
+        "raise",
+        "pthread_kill",
+        "__restore_rt",
+        "<signal handler called>",
+        "_PyObject_AssertFailed",
+        "Py_FatalError",
+        "_PyMem_DebugCheckAddress",
+        "_PyObject_DebugDumpAddress",
+        "_Py_DumpStack",
+        "_Py_backtrace_symbols_fd",
+        "_mi_assert_fail",
+    }
+)
+ABORT_PREFIXES = (
+    "__pthread_kill",
+    "__assert_fail",
+    "_Py_FatalError",
+    "_Py_FatalRefcountError",
+    "fatal_error",
+    "faulthandler_",
+    "_Py_DumpTraceback",
+    "__sanitizer",
+    "__tsan",
+    "__asan",
+    "__interceptor_",
+)
+PLUMBING_FRAMES = frozenset(
+    {
+        "PyEval_EvalCode",
+        "PyEval_EvalCodeEx",
+        "_PyFunction_Vectorcall",
+        "_PyVectorcall_Call",
+        "PyVectorcall_Call",
+        "_PyObject_MakeTpCall",
+        "wrapperdescr_call",
+        "wrapper_call",
+        "thread_run",
+        "pythread_wrapper",
+        "start_thread",
+        "clone",
+        "clone3",
+        "main",
+        "_start",
+        "Py_RunMain",
+        "Py_BytesMain",
+        "run_eval_code_obj",
+        "run_mod",
+        "pyrun_file",
+    }
+)
+PLUMBING_PREFIXES = (
+    "_PyEval_",
+    "_PyObject_Vectorcall",
+    "PyObject_Vectorcall",
+    "_PyObject_Call",
+    "PyObject_Call",
+    "method_vectorcall",
+    "cfunction_",
+    "vectorcall_",
+    "slot_tp_",
+    "wrap_",
+    "builtin_",
+    "_Py_call_instrumentation",
+    "_PyRun_",
+    "PyRun_",
+    "pymain_",
+    "__libc_start",
+)
+REFCOUNT_FRAMES = frozenset(
+    {
+        "Py_INCREF",
+        "Py_DECREF",
+        "Py_XINCREF",
+        "Py_XDECREF",
+        "Py_NewRef",
+        "Py_XNewRef",
+        "_Py_NewRef",
+        "_Py_XNewRef",
+        "Py_IncRef",
+        "Py_DecRef",
+        "_Py_Dealloc",
+        "_Py_NegativeRefcount",
+        "_Py_MergeZeroLocalRefcount",
+        "_Py_ExplicitMergeRefcount",
+        "_Py_IsImmortal",
+    }
+)
+REFCOUNT_PREFIXES = ("_Py_DecRef", "_Py_IncRef", "_Py_INCREF", "_Py_DECREF", "_Py_brc_")
+ALLOCATOR_PREFIXES = (
+    "_PyMem_",
+    "PyMem_",
+    "PyObject_Free",
+    "PyObject_Malloc",
+    "PyObject_Realloc",
+    "PyObject_Calloc",
+    "_PyObject_Free",
+    "_PyObject_Malloc",
+    "_PyObject_Realloc",
+    "mi_",
+    "_mi_",
+)
+SYSTEM_LIBRARIES = ("libc.so", "libc-", "libpthread", "ld-linux", "linux-vdso")
+SANITIZER_RUNTIME = ("libsanitizer", "libtsan", "libasan", "libclang_rt")
+
+# builtins whose whole job is to call one special method of their argument
+DUNDER_BUILTINS = {
+    "next": "__next__",
+    "repr": "__repr__",
+    "str": "__str__",
+    "len": "__len__",
+    "hash": "__hash__",
+    "iter": "__iter__",
+    "reversed": "__reversed__",
+    "format": "__format__",
+    "abs": "__abs__",
+    "dir": "__dir__",
+}
+
+_CLONE_SUFFIX = re.compile(r"\.(?:constprop|isra|part|cold|lto_priv|llvm)(?:\.\d+)*$")
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]+")
+_NUMBER = re.compile(r"\b\d+\b")
+
+
+# ----------------------------------------------------------------- entry point
+
+
+def signature_for(outcome: Outcome, evidence: Evidence, scenario: Scenario) -> Signature:
+    """The signature of a finding (``HUNG``, ``CRASHED``, ``SANITIZER``), by the rules above.
+
+    Raises ``ValueError`` for an outcome that is not a finding: asking for its identity is a
+    programming error, not a property of the target.
+    """
+    if not outcome.status.is_finding:
+        raise ValueError(f"a {outcome.status.label} run has no signature (only findings do)")
+    context = scenario_context(evidence, scenario)
+    if outcome.status is Status.HUNG:
+        return Signature("hang", context)
+    facts = crash_facts(evidence)
+    if facts.sanitizer is not None:
+        return sanitizer_signature(facts.sanitizer)
+    return crash_signature(facts, context)
+
+
+def crash_signature(facts: CrashFacts, context: tuple[str, ...]) -> Signature:
+    """Rules 1 to 3 for a crash whose facts are parsed; ``context`` is rule 3's scenario part."""
+    native = native_frame_names(facts.native_frames)
+    python = (*context, *_python_part(facts.python_frames))
+    generic = generic_check(facts)
+    if generic is not None:
+        kind, parts, native_allowed = generic
+        return Signature(kind, (*parts, *(native if native and native_allowed else python)))
+    if facts.assertion is not None:
+        found = facts.assertion
+        what = found.expression or found.message or ""
+        return Signature("assertion", (found.basename, found.function or "?", what))
+    fatal = facts.fatal_error
+    if fatal is not None and fatal.function is not None:
+        return Signature("fatal", (fatal.function, _blank_numbers(fatal.message)))
+    if native:
+        return Signature("native", (_crash_name(facts), *native))
+    return Signature("python", (_crash_name(facts), *python))
+
+
+def generic_check(facts: CrashFacts) -> tuple[str, tuple[str, ...], bool] | None:
+    """(kind, own parts, whether native frames may stand for it) of a generic check, else None."""
+    found = facts.assertion
+    if found is not None:
+        sort = assertion_sort(found)
+        if sort == "header":
+            what = found.expression or found.message or ""
+            return "precondition", (found.function or "?", what), True
+        if sort is not None:
+            return "corruption", (), sort != "collector"
+        return None
+    if facts.allocator is not None:
+        return "corruption", (), True
+    fatal = facts.fatal_error
+    if fatal is not None and fatal.function in GENERIC_FATAL_FUNCTIONS:
+        return "corruption", (), True
+    return None
+
+
+def assertion_sort(found: Assertion) -> str | None:
+    """``corruption``, ``collector`` (a corruption check by the GC), ``header``, or None."""
+    path = found.file.replace("\\", "/").removeprefix("./")
+    if found.origin == "mimalloc" or found.function in CORRUPTION_FUNCTIONS:
+        return "corruption"
+    if path.startswith(COLLECTOR_FILES):
+        return "collector"
+    if path.startswith(CORRUPTION_FILES):
+        return "corruption"
+    if path.startswith(HEADER_FOLDER):
+        return "header"
+    return None
+
+
+def is_generic_assertion(found: Assertion) -> bool:
+    """Whether an assertion site fires for many unrelated bugs (see rule 1)."""
+    return assertion_sort(found) is not None
+
+
+def _crash_name(facts: CrashFacts) -> str:
+    if facts.signal is not None:
+        return facts.signal
+    if facts.fatal_error is not None:
+        return f"fatal: {_blank_numbers(facts.fatal_error.message)}"
+    return "crash"
+
+
+def _blank_numbers(text: str) -> str:
+    return _NUMBER.sub("N", _ADDRESS.sub("0x?", text)).strip()
+
+
+# ----------------------------------------------------------------- rule 0: sanitizers
+
+
+def sanitizer_signature(report: SanitizerReport) -> Signature:
+    """Rule 0: an unordered pair of racing functions, or the report kind and the access site."""
+    accesses = report.accesses
+    if report.kind.startswith("data race") and accesses:
+        tops = {_top_name(stack.frames) for stack in accesses[:2]}
+        return Signature("race", tuple(sorted(tops)))
+    stack = accesses[0] if accesses else (report.stacks[0] if report.stacks else None)
+    frames = native_frame_names(stack.frames) if stack is not None else ()
+    return Signature("sanitizer", (report.kind, *frames))
+
+
+def _top_name(frames: tuple[NativeFrame, ...]) -> str:
+    names = native_frame_names(frames)
+    return names[0] if names else "?"
+
+
+# ----------------------------------------------------------------- rule 2: native frames
+
+
+def native_frame_names(frames: tuple[NativeFrame, ...]) -> tuple[str, ...]:
+    """The top ``NATIVE_FRAMES`` normalised names, innermost first (rule 2)."""
+    names: list[str] = []
+    first_named: str | None = None
+    for frame in frames:
+        name = normalised_name(frame)
+        if name is None or is_abort_frame(name):
+            continue
+        first_named = first_named or name
+        if is_plumbing_frame(name) or (names and names[-1] == name):
+            continue
+        names.append(name)
+        if len(names) == NATIVE_FRAMES:
+            break
+    if not names and first_named is not None:
+        names.append(first_named)
+    return tuple(names)
+
+
+def normalised_name(frame: NativeFrame) -> str | None:
+    """A frame's function without clone suffixes, ``?? (library)``, or None to drop it."""
+    location = f"{frame.file or ''} {frame.library or ''}"
+    if any(part in location for part in SANITIZER_RUNTIME):
+        return None
+    if frame.function is None:
+        library = (frame.library or "").rsplit("/", 1)[-1]
+        if not library or library.startswith(SYSTEM_LIBRARIES):
+            return None
+        return f"?? ({library})"
+    name = frame.function.strip()
+    while _CLONE_SUFFIX.search(name):
+        name = _CLONE_SUFFIX.sub("", name)
+    return name.removeprefix("__GI_") or None
+
+
+def is_abort_frame(name: str) -> bool:
+    """Frames that report or abort rather than fail (rule 2, first list)."""
+    return name in ABORT_FRAMES or name.startswith(ABORT_PREFIXES)
+
+
+def is_plumbing_frame(name: str) -> bool:
+    """Call, thread, refcount and allocator machinery (rule 2, second and third lists)."""
+    return (
+        name in PLUMBING_FRAMES
+        or name in REFCOUNT_FRAMES
+        or name.startswith(PLUMBING_PREFIXES)
+        or name.startswith(REFCOUNT_PREFIXES)
+        or name.startswith(ALLOCATOR_PREFIXES)
+    )
+
+
+# ----------------------------------------------------------------- rule 3: Python facts
+
+
+def scenario_context(evidence: Evidence, scenario: Scenario) -> tuple[str, ...]:
+    """(``types: ...``, ``ops: ...``) for the operations in flight when the child ended.
+
+    A part with nothing to say (no setup message, no operation in flight) is left out.
+    """
+    types = _setup_types(evidence)
+    running = in_flight_operations(evidence, scenario)
+    targets = {types.get(op.target, op.target) for op in running}
+    if not targets:
+        targets = set(types.values())
+    labels = {typed_label(op, types) for op in running}
+    parts = []
+    if targets:
+        parts.append(f"types: {', '.join(sorted(targets))}")
+    if labels:
+        parts.append(f"ops: {'; '.join(sorted(labels))}")
+    return tuple(parts)
+
+
+def in_flight_operations(evidence: Evidence, scenario: Scenario) -> tuple[Operation, ...]:
+    """The operation each thread was running, for threads that were running one."""
+    running: list[Operation] = []
+    for thread, index in enumerate(evidence.in_flight):
+        if index is None or index < 0 or thread >= len(scenario.threads):
+            continue
+        operations = scenario.threads[thread].operations
+        if index < len(operations):
+            running.append(operations[index])
+    return tuple(running)
+
+
+def typed_label(op: Operation, types: dict[str, str]) -> str:
+    """``builtins.enumerate.__next__()``: the canonical operation, its target named by type."""
+    return dataclasses.replace(canonical(op), target=types.get(op.target, op.target)).label()
+
+
+def canonical(op: Operation) -> Operation:
+    """``next(x)`` as ``x.__next__()`` and the like (``DUNDER_BUILTINS``); others unchanged."""
+    module, _, name = op.name.rpartition(".")
+    if op.kind == "function" and module == "builtins" and name in DUNDER_BUILTINS:
+        return dataclasses.replace(op, kind="method", name=DUNDER_BUILTINS[name])
+    return op
+
+
+def _setup_types(evidence: Evidence) -> dict[str, str]:
+    setup = evidence.message("setup")
+    raw = setup.get("types") if setup is not None else None
+    if not isinstance(raw, dict):
+        return {}
+    return {str(name): str(kind) for name, kind in raw.items()}
+
+
+def _python_part(frames: tuple[PythonFrame, ...]) -> tuple[str, ...]:
+    if not frames:
+        return ()
+    names = [f"{short_path(frame.file)}:{frame.function}" for frame in frames[:PYTHON_FRAMES]]
+    return (f"py: {' < '.join(names)}",)
+
+
+def short_path(path: str) -> str:
+    """A path without the parts that differ between machines and temporary folders.
+
+    ``.../lib/python3.13t/typing.py`` is ``typing.py``, ``.../site-packages/pkg/mod.py`` is
+    ``pkg/mod.py``, anything else keeps its last component.
+    """
+    path = path.replace("\\", "/")
+    for marker in ("/site-packages/", "/dist-packages/"):
+        if marker in path:
+            return path.rsplit(marker, 1)[1]
+    match = re.search(r"/lib/python\d+\.\d+[a-z]*/(.+)$", path)
+    if match is not None:
+        return match.group(1)
+    return path.rsplit("/", 1)[-1]
