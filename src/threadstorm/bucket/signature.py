@@ -77,6 +77,19 @@ version whenever a rule below changes, because stored bucket keys depend on them
    ``repr(x)`` is ``x.__repr__()``; see ``DUNDER_BUILTINS``).
 
 4. **Hangs** are kind ``hang`` with the in-flight operations and types of rule 3.
+
+Things to know when using signatures:
+
+- The evidence decides the rule: the same crash signed with a gdb backtrace attached (rule 2)
+  and without one (rule 3) gives two keys.  Sign a bucket's runs from the harness's own
+  evidence; keep a later gdb backtrace beside the bucket rather than re-signing with it.
+- Rule 3 sees which operations happened to be in flight: an unrelated thread that was mid-way
+  through its own operation adds that operation (the corpus entry
+  ``bytearray_mixed_cut_dump`` shows it).  A predicate that tolerates this can compare kinds
+  and ``types:`` parts and ask for the ``ops:`` of one run to be a subset of the other's.
+- A 3.14 faulthandler C stack names a *static* function after the nearest exported symbol
+  before it (``PyWrapper_New+0xc27`` for ``enum_next`` in a build without the static symbol
+  table on the dynamic one); such a stack buckets consistently for one build, but coarsely.
 """
 
 from __future__ import annotations
