@@ -104,8 +104,11 @@ def test_gil_warning_is_loud(tmp_path: Path) -> None:
 
 def test_empty_campaign(tmp_path: Path) -> None:
     report = sample_report(tmp_path)
-    empty = replace(report, buckets=(), coverage=(), weights={})
-    assert "No crashes, hangs or sanitizer reports." in to_text(empty)
+    campaign = replace(report.campaign, outcomes=(), runs=0)
+    empty = replace(report, campaign=campaign, buckets=(), coverage=(), weights={})
+    text = to_text(empty)
+    assert "outcomes  no runs yet\n" in text
+    assert "No crashes, hangs or sanitizer reports." in text
 
 
 def test_render_on_a_colour_terminal_keeps_the_words(tmp_path: Path) -> None:

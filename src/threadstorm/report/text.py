@@ -79,7 +79,7 @@ def _campaign(report: Report, console: Console) -> None:
     campaign = report.campaign
     target = campaign.target
     console.print(Text(f"threadstorm campaign {campaign.folder} ({campaign.status})", "bold"))
-    facts = Table.grid(padding=(0, 2))
+    facts = _facts_grid()
     facts.add_row("target", target.label)
     if target.executable:
         facts.add_row("", target.executable)
@@ -96,11 +96,19 @@ def _campaign(report: Report, console: Console) -> None:
     for number, (label, count) in enumerate(campaign.outcomes):
         outcomes.append(" · " if number else "")
         outcomes.append(f"{label} {count_text(count)}", STATUS_STYLES.get(label, ""))
-    facts.add_row("outcomes", outcomes)
+    facts.add_row("outcomes", outcomes if campaign.outcomes else Text("no runs yet"))
     console.print(facts)
     for warning in target.warnings:
         console.print(Text(f"warning: {warning}", style="bold yellow"))
     console.print()
+
+
+def _facts_grid() -> Table:
+    """Two columns, name and value; long values (paths) fold instead of being cut."""
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(no_wrap=True)
+    grid.add_column(overflow="fold")
+    return grid
 
 
 def _buckets(report: Report, console: Console) -> None:
@@ -196,7 +204,7 @@ def _coverage(report: Report, console: Console) -> None:
 def render_bucket(bucket: BucketReport, console: Console) -> None:
     """Print one bucket in full: facts, scenario, minimisation, variants, backtrace."""
     console.print(Text(f"bucket {bucket.id}: {bucket.title}", style="bold"))
-    facts = Table.grid(padding=(0, 2))
+    facts = _facts_grid()
     facts.add_row("status", Text(bucket.status, STATUS_STYLES.get(bucket.status, "")))
     facts.add_row("contract", f"{bucket.contract} ({bucket.contract_reason})")
     facts.add_row(
