@@ -71,7 +71,9 @@ version whenever a rule below changes, because stored bucket keys depend on them
    ``path:function`` with no line numbers, top ``PYTHON_FRAMES``).  In-flight operations come
    from ``evidence.in_flight`` (the operation each thread was in when the child died) and the
    types from the child's ``setup`` message; a thread that had not started or had finished
-   adds nothing.  Shared objects are named by type so that the same bug reached from two
+   adds nothing.  When the dump names the faulting thread and the child announced which thread
+   id runs which plan (its ``threads`` message), only the faulting thread's operation counts:
+   what the other threads happened to be doing at that instant is timing, not identity.  Shared objects are named by type so that the same bug reached from two
    scenarios that call their objects differently is one bucket, and a builtin that only calls
    a special method is written as that method (``next(it)`` is ``it.__next__()``,
    ``repr(x)`` is ``x.__repr__()``; see ``DUNDER_BUILTINS``).
@@ -102,7 +104,13 @@ from threadstorm.scenario.model import Operation, Scenario
 from threadstorm.triage.classify import CrashFacts, crash_facts
 from threadstorm.triage.evidence import Evidence
 from threadstorm.triage.outcome import Outcome, Status
-from threadstorm.triage.parsers import Assertion, NativeFrame, PythonFrame, SanitizerReport
+from threadstorm.triage.parsers import (
+    Assertion,
+    NativeFrame,
+    PythonFrame,
+    SanitizerReport,
+    parse_faulthandler,
+)
 
 NATIVE_FRAMES = 3
 PYTHON_FRAMES = 5
@@ -431,15 +439,34 @@ def scenario_context(evidence: Evidence, scenario: Scenario) -> tuple[str, ...]:
 
 
 def in_flight_operations(evidence: Evidence, scenario: Scenario) -> tuple[Operation, ...]:
-    """The operation each thread was running, for threads that were running one."""
-    running: list[Operation] = []
+    """The operations in flight: the crashing thread's alone when the dump says which worker
+    crashed (the child announces its workers' thread ids), else every running thread's."""
+    running: dict[int, Operation] = {}
     for thread, index in enumerate(evidence.in_flight):
         if index is None or index < 0 or thread >= len(scenario.threads):
             continue
         operations = scenario.threads[thread].operations
         if index < len(operations):
-            running.append(operations[index])
-    return tuple(running)
+            running[thread] = operations[index]
+    crashed = crashing_worker(evidence)
+    if crashed is not None and crashed in running:
+        return (running[crashed],)
+    return tuple(running.values())
+
+
+def crashing_worker(evidence: Evidence) -> int | None:
+    """The number of the worker thread the fault happened in, when it can be told."""
+    announced = evidence.message("threads")
+    dump = parse_faulthandler(evidence.stderr_text) if announced is not None else None
+    current = dump.current if dump is not None else None
+    if announced is None or current is None:
+        return None
+    try:
+        ident = int(current.thread_id, 16)
+    except ValueError:
+        return None
+    idents = list(announced.get("idents", []))
+    return idents.index(ident) if ident in idents else None
 
 
 def typed_label(op: Operation, types: dict[str, str]) -> str:

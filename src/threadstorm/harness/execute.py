@@ -86,6 +86,8 @@ def run_scenario(
     def next_round() -> None:
         if rounds_started[0]:
             build_shared(scenario, namespace, fresh_only=True)
+        else:  # every worker exists now: say which thread id is which plan, for crash reports
+            announce({"event": "threads", "idents": [worker.ident for worker in workers]})
         rounds_started[0] += 1
 
     barrier = threading.Barrier(scenario.thread_count, action=next_round)
