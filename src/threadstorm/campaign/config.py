@@ -29,6 +29,7 @@ class CampaignConfig:
     out: str
     modules: tuple[str, ...] = DEFAULT_MODULES
     packages: tuple[str, ...] = ()
+    paths: tuple[str, ...] = ()  # extra folders on the target's sys.path (PYTHONPATH)
     budget_s: float = 600.0
     seed: int = 0
     workers: int = 0  # 0: one per CPU of the machine
@@ -73,6 +74,9 @@ class CampaignConfig:
         for name in (*self.modules, *self.packages):
             if not MODULE_NAME.match(name):
                 raise UsageError(f"{name!r} is not a module name; use dotted names like collections")
+        for folder in self.paths:
+            if not Path(folder).is_dir():
+                raise UsageError(f"--path {folder} is not a folder; pass where your modules live")
         unknown = sorted(set(self.families) - set(FAMILIES))
         if unknown:
             raise UsageError(f"unknown family {unknown[0]!r}; choose from {', '.join(FAMILIES)}")
@@ -88,7 +92,7 @@ class CampaignConfig:
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> CampaignConfig:
         known = {name: doc[name] for name in cls.__dataclass_fields__ if name in doc}
-        for name in ("modules", "packages", "families", "deny"):
+        for name in ("modules", "packages", "paths", "families", "deny"):
             if name in known:
                 known[name] = tuple(known[name])
         return cls(**known)

@@ -85,14 +85,21 @@ class Campaign:
 
     def start_sessions(self) -> None:
         """Start one fork server per worker; check the modules imported in the target."""
-        first = HarnessSession(self.interpreter, self.modules_to_import(), self.limits())
+        first = self.new_session()
         self.facts = first.start()
+        first.limits = self.limits()  # now that the facts say whether it is a sanitizer build
         self.sessions.append(first)
         self.check_imports(self.facts)
         for _ in range(1, self.config.worker_count):
-            session = HarnessSession(self.interpreter, self.modules_to_import(), self.limits())
+            session = self.new_session()
             session.start()
             self.sessions.append(session)
+
+    def new_session(self) -> HarnessSession:
+        """A (not yet started) fork server for this campaign's target, modules and limits."""
+        return HarnessSession(
+            self.interpreter, self.modules_to_import(), self.limits(), self.config.paths
+        )
 
     def modules_to_import(self) -> tuple[str, ...]:
         return (*self.config.modules, *self.config.packages)
@@ -228,7 +235,7 @@ class Campaign:
         status = verdict.outcome.status
         tally.add(status)
         coverage.observe(scenario, result.subject, evidence, status)
-        self.store.record_run(status, scenario.family, result.subject)
+        self.store.record_run(status, scenario.family, result.subject.type)
         new_bucket = False
         if verdict.signature is not None:
             contract, reason = self.policy.label(scenario)
@@ -252,7 +259,7 @@ class Campaign:
                 )
         elif status == Status.HARNESS_ERROR and tally.count(Status.HARNESS_ERROR) <= 3:
             display.note(f"[yellow]harness error[/] ({verdict.outcome.reason})")
-        generator.feedback(scenario.family, result.subject, status.label, new_bucket)
+        generator.feedback(scenario.family, result.subject.type, status.label, new_bucket)
 
     def print_summary(self, tally: Tally) -> None:
         rows = [

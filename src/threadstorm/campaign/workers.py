@@ -14,19 +14,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from threadstorm.errors import HarnessError
+from threadstorm.generate.families import SubjectLike
 from threadstorm.scenario.model import Scenario
 from threadstorm.target.session import HarnessSession
 from threadstorm.triage.evidence import Evidence
 
-Draw = Callable[[], tuple[Scenario, str]]
+Draw = Callable[[], tuple[Scenario, SubjectLike]]
 
 
 @dataclass(frozen=True)
 class RunResult:
-    """One finished run: what ran, on which subject type, and what it left behind."""
+    """One finished run: what ran, on which subject, and what it left behind."""
 
     scenario: Scenario
-    subject: str
+    subject: SubjectLike
     evidence: Evidence
 
 

@@ -24,6 +24,9 @@ def add_campaign_arguments(parser: argparse.ArgumentParser, budget: float) -> No
     )
     parser.add_argument("--package", action="append", default=[],
                         help="a package to storm with all its submodules (repeatable)")
+    parser.add_argument("--path", action="append", default=[], metavar="DIR",
+                        help="folder to put on the target's sys.path, e.g. where your extension "
+                        "was built (repeatable)")
     parser.add_argument("--budget", type=float, default=budget,
                         help=f"fuzzing time in seconds (default {budget:g})")
     parser.add_argument("--seed", type=int, default=0, help="generation seed (default 0)")
@@ -52,6 +55,7 @@ def config_from_args(args: argparse.Namespace, out: str) -> CampaignConfig:
         out=out,
         modules=split_names(args.modules) if args.modules is not None else DEFAULT_MODULES,
         packages=tuple(args.package),
+        paths=tuple(args.path),
         budget_s=args.budget,
         seed=args.seed,
         workers=args.workers,

@@ -24,6 +24,7 @@ from threadstorm.generate.pool import ValuePool
 from threadstorm.scenario.model import (
     Call,
     Collection,
+    Lit,
     Operation,
     Recipe,
     Ref,
@@ -63,13 +64,15 @@ class MemberLike(Protocol):
     def role(self) -> str: ...
     @property
     def args(self) -> tuple[tuple[Recipe, ...], ...]: ...
+    @property
+    def reachable(self) -> bool: ...
 
 
 class SubjectLike(Protocol):
     """What a family needs to know about a kind of object it can build."""
 
     @property
-    def type_name(self) -> str: ...
+    def type(self) -> str: ...
     @property
     def recipe(self) -> Recipe: ...
     @property
@@ -85,13 +88,18 @@ class SubjectLike(Protocol):
 Family = Callable[[random.Random, SubjectLike, ValuePool], Scenario | None]
 
 
+def _usable(subject: SubjectLike) -> list[MemberLike]:
+    """The members discovery could call on this subject."""
+    return [member for member in subject.members if member.reachable]
+
+
 def module_of(path: str) -> str:
     """The importable module part of a dotted path (first component is enough to import)."""
     return path.split(".", 1)[0]
 
 
 def _imports(subject: SubjectLike) -> tuple[str, ...]:
-    return tuple(sorted({module_of(subject.type_name), *READER_IMPORTS}))
+    return tuple(sorted({module_of(subject.type), *READER_IMPORTS}))
 
 
 def _call_op(member: MemberLike, rng: random.Random, pool: ValuePool) -> Operation:
@@ -105,17 +113,35 @@ def _call_op(member: MemberLike, rng: random.Random, pool: ValuePool) -> Operati
 
 
 def _reader_op(subject: SubjectLike, rng: random.Random, pool: ValuePool) -> Operation:
-    readers = [m for m in subject.members if m.role == "reader"]
+    readers = [m for m in _usable(subject) if m.role == "reader"]
     if readers and rng.random() < 0.5:
         return _call_op(rng.choice(readers), rng, pool)
     name, arity = rng.choice(GENERIC_READERS)
     return Operation("function", SHARED, name, tuple(pool.value() for _ in range(arity)))
 
 
+def known_items(subject: SubjectLike) -> tuple[Recipe, ...]:
+    """The items of the container the subject's own recipe was built from (known to work)."""
+    recipe = subject.recipe
+    if isinstance(recipe, Call) and recipe.args and isinstance(recipe.args[0], Collection):
+        return recipe.args[0].items
+    return ()
+
+
+def _items_for(subject: SubjectLike, pool: ValuePool, low: int = 3, high: int = 40) -> tuple[Recipe, ...]:
+    """Items to fill the subject: from the pool, or (for types that refused pool values, and
+    sometimes anyway) the subject's own known-good items repeated."""
+    known = known_items(subject)
+    if known and (subject.type in pool.strict_types or pool.rng.random() < 0.3):
+        count = pool.rng.randint(low, high)
+        return tuple(known[i % len(known)] for i in range(count))
+    return pool.items(low, high)
+
+
 def _with_items(subject: SubjectLike, items: tuple[Recipe, ...]) -> Recipe:
     """The subject rebuilt from ``items`` when its constructor takes an iterable."""
-    if subject.accepts_iterable:
-        return Call(Ref(subject.type_name), (Collection("list", items),))
+    if subject.accepts_iterable and isinstance(subject.recipe, Call):
+        return Call(subject.recipe.func, (Collection("list", items),))
     return subject.recipe
 
 
@@ -131,10 +157,10 @@ def _plans(rng: random.Random, make_reader: Callable[[], Operation],
 
 def readers_vs_mutators(rng: random.Random, subject: SubjectLike, pool: ValuePool) -> Scenario | None:
     """Readers and mutators of one object, many iterations."""
-    mutators = [m for m in subject.members if m.role == "mutator" and m.kind == "method"]
+    mutators = [m for m in _usable(subject) if m.role == "mutator" and m.kind == "method"]
     if not mutators:
         return None
-    items = pool.items() if subject.accepts_iterable else ()
+    items = _items_for(subject, pool) if subject.accepts_iterable else ()
     return Scenario(
         family="readers_vs_mutators",
         imports=_imports(subject),
@@ -152,8 +178,8 @@ def readers_vs_mutators(rng: random.Random, subject: SubjectLike, pool: ValuePoo
 
 def lazy_first_touch(rng: random.Random, subject: SubjectLike, pool: ValuePool) -> Scenario | None:
     """All threads touch lazily computed attributes of a fresh object at once, every round."""
-    attributes = [m for m in subject.members if m.kind in ("getset", "property", "member")]
-    readers = [m for m in subject.members if m.role == "reader" and m.kind == "method"]
+    attributes = [m for m in _usable(subject) if m.kind in ("getset", "property", "member")]
+    readers = [m for m in _usable(subject) if m.role == "reader" and m.kind == "method"]
     candidates = attributes or readers
     if not candidates:
         return None
@@ -171,12 +197,28 @@ def lazy_first_touch(rng: random.Random, subject: SubjectLike, pool: ValuePool) 
     )
 
 
+def lengthen(recipe: Recipe, length: int) -> Recipe:
+    """The same recipe with its container arguments replaced by ``length`` items.
+
+    A shared iterator races only while it lasts: ``enumerate([1, 2, 3])`` is over after three
+    calls, ``enumerate(list(range(1000)))`` gives four threads a thousand chances.
+    """
+    if isinstance(recipe, Collection) and recipe.kind != "dict":
+        many = Call(Ref("builtins.range"), (Lit(length),))
+        return many if recipe.kind == "list" else Call(Ref(f"builtins.{recipe.kind}"), (many,))
+    if isinstance(recipe, Call):
+        return Call(recipe.func, tuple(lengthen(arg, length) for arg in recipe.args), recipe.kwargs)
+    return recipe
+
+
 def shared_iterator(rng: random.Random, subject: SubjectLike, pool: ValuePool) -> Scenario | None:
     """One iterator, fresh every round, advanced by every thread until it is exhausted."""
+    length = rng.choice((50, 200, 1000))
     if subject.iterator:
-        recipe = subject.recipe
+        recipe = lengthen(subject.recipe, length)
     elif subject.iterable:
-        recipe = Call(Ref("builtins.iter"), (_with_items(subject, pool.items(5, 30)),))
+        source = _with_items(subject, (Lit(0),)) if subject.accepts_iterable else subject.recipe
+        recipe = Call(Ref("builtins.iter"), (lengthen(source, length),))
     else:
         return None
     threads = rng.choice((2, 4, 4))
@@ -187,14 +229,14 @@ def shared_iterator(rng: random.Random, subject: SubjectLike, pool: ValuePool) -
         threads=tuple(
             ThreadPlan((Operation("function", SHARED, "builtins.next"),)) for _ in range(threads)
         ),
-        iterations=rng.choice((10, 20, 50)),
-        rounds=rng.choice((100, 200, 300)),
+        iterations=length // threads + 5,
+        rounds=rng.choice((20, 50, 100)),
     )
 
 
 def reinit(rng: random.Random, subject: SubjectLike, pool: ValuePool) -> Scenario | None:
     """``__init__`` re-run on a live object while other threads read it."""
-    inits = [m for m in subject.members if m.kind == "init" or m.name == "__init__"]
+    inits = [m for m in _usable(subject) if m.kind == "init" or m.name == "__init__"]
     if not inits:
         return None
     init = inits[0]
@@ -215,11 +257,11 @@ def hostile(rng: random.Random, subject: SubjectLike, pool: ValuePool) -> Scenar
     """A container of values whose dunders mutate the container, read and changed by threads."""
     if not subject.accepts_iterable:
         return None
-    mutators = [m for m in subject.members if m.role == "mutator" and m.kind == "method"]
+    mutators = [m for m in _usable(subject) if m.role == "mutator" and m.kind == "method"]
     actions = tuple(m.name for m in mutators if not m.args or () in m.args)
     items = tuple(
-        pool.hostile(SHARED, actions) if rng.random() < 0.5 else pool.value()
-        for _ in range(rng.randint(2, 12))
+        pool.hostile(SHARED, actions) if rng.random() < 0.5 else item
+        for item in _items_for(subject, pool, 2, 12)
     )
     return Scenario(
         family="hostile",

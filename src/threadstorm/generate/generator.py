@@ -17,7 +17,7 @@ from threadstorm.generate.pool import ValuePool
 from threadstorm.scenario.model import Scenario
 
 NEW_BUCKET_BOOST = 4.0
-NEW_OUTCOME_BOOST = 1.5
+NEW_OUTCOME_BOOST = 1.25
 MAX_WEIGHT = 50.0
 MAX_TRIES = 50
 
@@ -39,41 +39,49 @@ class Generator:
         names = list(families) if families else list(FAMILIES)
         self.families: dict[str, Family] = {name: FAMILIES[name] for name in names}
         self.family_weights = dict.fromkeys(self.families, 1.0)
-        self.type_weights = {subject.type_name: 1.0 for subject in self.subjects}
+        self.by_type: dict[str, list[SubjectLike]] = {}
+        for subject in self.subjects:
+            self.by_type.setdefault(subject.type, []).append(subject)
+        self.type_weights = {
+            name: max(prior_weight(s) for s in subjects) for name, subjects in self.by_type.items()
+        }
         self.seen_outcomes: set[tuple[str, str, str]] = set()
         self.subject_of: dict[int, str] = {}
 
-    def draw(self) -> tuple[Scenario, str]:
-        """The next scenario and the type name of its subject."""
+    def draw(self) -> tuple[Scenario, SubjectLike]:
+        """The next scenario and the subject it storms.
+
+        A type is drawn by weight, then one of its subjects, then the families are tried in a
+        weighted random order until one applies to that subject.
+        """
         for _ in range(MAX_TRIES):
-            family_name = self._choose(self.family_weights)
             type_name = self._choose(self.type_weights)
-            subject = next(s for s in self.subjects if s.type_name == type_name)
-            scenario = self.families[family_name](self.rng, subject, self.pool)
-            if scenario is not None:
-                return scenario.validate(), type_name
-        # Nothing fits the weighted picks: walk every pair once, in order.
-        for family_name, family in self.families.items():
-            for subject in self.subjects:
-                scenario = family(self.rng, subject, self.pool)
+            subject = self.rng.choice(self.by_type[type_name])
+            for family_name in self._weighted_order(self.family_weights):
+                scenario = self.families[family_name](self.rng, subject, self.pool)
                 if scenario is not None:
-                    return scenario.validate(), subject.type_name
+                    return scenario.validate(), subject
         raise ValueError("no scenario family applies to any subject of the surface")
 
     def feedback(self, family: str, type_name: str, outcome: str, new_bucket: bool) -> None:
-        """Reward the family and type of a run that found something new."""
+        """Learn from one run: reward what found something new, note what could not be built.
+
+        A new bucket multiplies its family's weight by ``NEW_BUCKET_BOOST`` and its type's by
+        twice that; an outcome not seen before for the (family, type) pair nudges the type.
+        """
         key = (family, type_name, outcome)
-        boost = 1.0
+        if outcome == "harness_error":
+            self.pool.strict_types.add(type_name)
         if new_bucket:
-            boost = NEW_BUCKET_BOOST
-        elif key not in self.seen_outcomes:
-            boost = NEW_OUTCOME_BOOST
+            self._boost(self.family_weights, family, NEW_BUCKET_BOOST)
+            self._boost(self.type_weights, type_name, NEW_BUCKET_BOOST * 2)
+        elif key not in self.seen_outcomes and outcome not in ("passed", "harness_error"):
+            self._boost(self.type_weights, type_name, NEW_OUTCOME_BOOST)
         self.seen_outcomes.add(key)
-        if boost > 1.0:
-            if family in self.family_weights:
-                self.family_weights[family] = min(MAX_WEIGHT, self.family_weights[family] * boost)
-            if type_name in self.type_weights:
-                self.type_weights[type_name] = min(MAX_WEIGHT, self.type_weights[type_name] * boost)
+
+    def _boost(self, weights: dict[str, float], name: str, factor: float) -> None:
+        if name in weights:
+            weights[name] = min(MAX_WEIGHT, weights[name] * factor)
 
     def weights(self) -> dict[str, dict[str, float]]:
         """The current weights, for the report."""
@@ -85,3 +93,17 @@ class Generator:
     def _choose(self, weights: dict[str, float]) -> str:
         names = list(weights)
         return self.rng.choices(names, weights=[weights[name] for name in names])[0]
+
+    def _weighted_order(self, weights: dict[str, float]) -> list[str]:
+        """All names, in a random order where heavier names tend to come first."""
+        keyed = [(self.rng.random() ** (1.0 / weights[name]), name) for name in weights]
+        return [name for _, name in sorted(keyed, reverse=True)]
+
+
+def prior_weight(subject: SubjectLike) -> float:
+    """A type's starting weight: mutable containers and iterators have the most to race on."""
+    mutators = sum(1 for m in subject.members if m.role == "mutator" and m.reachable)
+    weight = 1.0 + 0.5 * min(mutators, 6)
+    if subject.iterator or subject.iterable:
+        weight += 2.0
+    return weight

@@ -83,6 +83,8 @@ class ValuePool:
     def __init__(self, rng: random.Random, typing_weight: float = 0.35) -> None:
         self.rng = rng
         self.typing_weight = typing_weight
+        # Types whose constructor refused pool values: fill them with their own known items.
+        self.strict_types: set[str] = set()
 
     def value(self) -> Recipe:
         """Any one value: scalar, object or typing construct."""

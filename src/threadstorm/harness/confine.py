@@ -179,3 +179,21 @@ def _opens_for_writing(args: tuple[Any, ...]) -> bool:
     if isinstance(flags, int) and flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC):
         return True
     return False
+
+
+def isolate_network() -> bool:
+    """Move this process (and every child it forks later) into an empty network namespace.
+
+    Works where the platform allows (Linux, with the privilege to unshare); returns whether it
+    did.  Called once by the fork server before it forks anything, so no scenario can reach a
+    network, not even loopback services of the host.
+    """
+    unshare = getattr(os, "unshare", None)
+    flag = getattr(os, "CLONE_NEWNET", None)
+    if unshare is None or flag is None:
+        return False
+    try:
+        unshare(flag)
+    except OSError:
+        return False
+    return True
