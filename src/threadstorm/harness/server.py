@@ -12,6 +12,12 @@ from stdin, one JSON line each:
   a pipe of its own.  On the deadline the child is sent SIGUSR1 (faulthandler dumps every
   thread's stack) and then SIGKILL.  The reply carries the wait status, the raw stderr, the
   child's own messages and which operation each thread was in.
+- ``{"op": "surface", "id": N, "modules": [...], "packages": [...], "deny": [...],
+  "timeout": S}``: discover what the modules offer (``introspect.discover``) in a forked,
+  confined child; a child that crashes or hangs is retried past the unit it died in.  The reply
+  is ``{"event": "surface", "id": N, "surface": {...}}``.  Optional: ``"limits"``,
+  ``"inventory_only"`` (stop after the imports), ``"unit_timeout"`` (seconds before the
+  watchdog ends a hung unit).
 - ``{"op": "quit"}``.
 
 Standard library only.
@@ -19,8 +25,10 @@ Standard library only.
 
 from __future__ import annotations
 
+import contextlib
 import faulthandler
 import importlib
+import json
 import mmap
 import os
 import selectors
@@ -31,7 +39,8 @@ import time
 import traceback
 from typing import Any
 
-from threadstorm.harness import confine, probe
+from threadstorm.harness import confine, introspect, probe
+from threadstorm.harness.confine import confine_child
 from threadstorm.harness.execute import run_scenario
 from threadstorm.harness.protocol import bytes_to_text, decode, encode, write_all
 from threadstorm.scenario.codec import scenario_from_json
@@ -55,7 +64,8 @@ def main(argv: list[str]) -> None:
             break
         counter += 1
         try:
-            reply = serve_run(request, sandbox, marks, counter)
+            serve = serve_surface if request.get("op") == "surface" else serve_run
+            reply = serve(request, sandbox, marks, counter)
         except Exception:  # noqa: BLE001 - our own failure: reported, never a finding
             reply = {"event": "harness_error", "id": request.get("id"), "error": traceback.format_exc()}
         write_all(reply_fd, encode(reply))
@@ -139,6 +149,123 @@ def child_main(
             write_all(result_w, encode({"event": "setup_failed", "error": traceback.format_exc()}))
         except OSError:
             pass
+        code = 3
+    finally:
+        os._exit(code)
+
+
+# --------------------------------------------------------------------------- surface discovery
+
+SURFACE_RETRIES = 4  # attempts after the first, each skipping the unit that killed the last one
+SURFACE_FILE = "surface.json"
+PROGRESS_BYTES = 4096
+
+
+def serve_surface(
+    request: dict[str, Any], sandbox: str, marks: mmap.mmap, counter: int
+) -> dict[str, Any]:
+    """Discover a surface in forked children (``introspect.discover``); retry past crashes.
+
+    Every attempt shares one deadline.  A child that dies or hangs leaves the key of the unit it
+    was in (a progress mark in shared memory); the next attempt skips that unit and the surface
+    lists each such death under ``crashes``: interesting, never fatal.
+    """
+    deadline = time.monotonic() + float(request.get("timeout", 300.0))
+    skip: list[str] = []
+    crashes: list[dict[str, Any]] = []
+    for attempt in range(SURFACE_RETRIES + 1):
+        outcome = _surface_attempt(request, os.path.join(sandbox, f"surface-{counter}-{attempt}"),
+                                   skip, deadline)  # fmt: skip
+        if "surface" in outcome:
+            outcome["surface"]["crashes"] = crashes
+            return {"event": "surface", "id": request.get("id"), "surface": outcome["surface"]}
+        crashes.append(outcome)
+        if not outcome["at"] or outcome["at"] in skip or time.monotonic() >= deadline:
+            break
+        skip.append(outcome["at"])
+    last = crashes[-1]
+    return {
+        "event": "harness_error",
+        "id": request.get("id"),
+        "error": f"surface discovery failed {len(crashes)} time(s), last in {last['at'] or '?'} "
+        f"(exit {last['exit_code']}, timed out: {last['timed_out']})",
+        "stderr": last["stderr_tail"],
+        "crashes": crashes,
+    }
+
+
+def _surface_attempt(
+    request: dict[str, Any], folder: str, skip: list[str], deadline: float
+) -> dict[str, Any]:
+    os.mkdir(folder)
+    progress = mmap.mmap(-1, PROGRESS_BYTES)
+    result_r, result_w = os.pipe()
+    err_r, err_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: never returns
+        os.close(result_r)
+        os.close(err_r)
+        _surface_child(request, folder, skip=skip, deadline=deadline, progress=progress,
+                       result_w=result_w, err_w=err_w)  # fmt: skip
+    os.close(result_w)
+    os.close(err_w)
+    messages, stderr, timed_out = collect(pid, result_r, err_r, deadline)
+    _, status = os.waitpid(pid, 0)
+    try:
+        with open(os.path.join(folder, SURFACE_FILE), encoding="utf-8") as handle:
+            surface = json.load(handle) if status == 0 else None
+    except (OSError, ValueError):
+        surface = None
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    if surface is not None:
+        return {"surface": surface}
+    return {
+        "at": bytes(progress).split(b"\0", 1)[0].decode("utf-8", "replace"),
+        "wait_status": status,
+        "exit_code": os.waitstatus_to_exitcode(status),
+        "timed_out": timed_out,
+        "stderr_tail": bytes_to_text(stderr[-4000:]),
+        "messages": messages,
+    }
+
+
+def _surface_child(
+    request: dict[str, Any],
+    folder: str,
+    *,
+    skip: list[str],
+    deadline: float,
+    progress: mmap.mmap,
+    result_w: int,
+    err_w: int,
+) -> None:
+    code = 0
+    try:
+        limits = {k: v for k, v in request.get("limits", {}).items() if k != "cpu_seconds"}
+        confine_child(folder, limits, err_w)
+
+        def mark(key: str) -> None:
+            data = key.encode("utf-8", "replace")[: PROGRESS_BYTES - 1] + b"\0"
+            progress[: len(data)] = data
+
+        remaining = deadline - time.monotonic()
+        surface = introspect.discover(
+            list(request.get("modules", [])),
+            list(request.get("packages", [])),
+            list(request.get("deny", [])),
+            budget_s=max(1.0, remaining * 0.8),
+            skip=skip,
+            mark=mark,
+            unit_timeout_s=float(request.get("unit_timeout") or max(2.0, min(20.0, remaining / 4))),
+            inventory_only=bool(request.get("inventory_only")),
+        )
+        with open(SURFACE_FILE, "w", encoding="utf-8") as handle:
+            json.dump(surface, handle, separators=(",", ":"))
+        write_all(result_w, encode({"event": "surface_written"}))
+    except BaseException:  # noqa: BLE001 - our own failure: tell the server, never a finding
+        with contextlib.suppress(OSError):
+            write_all(result_w, encode({"event": "setup_failed", "error": traceback.format_exc()}))
         code = 3
     finally:
         os._exit(code)

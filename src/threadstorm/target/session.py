@@ -147,6 +147,38 @@ class HarnessSession:
             raise HarnessError(f"fork server died mid-run: {self.server_stderr()[-500:]}")
         return Evidence.from_reply(reply)
 
+    def surface(
+        self,
+        modules: list[str] | tuple[str, ...],
+        packages: list[str] | tuple[str, ...] = (),
+        deny: list[str] | tuple[str, ...] = (),
+        timeout: float = 300.0,
+        *,
+        inventory_only: bool = False,
+    ) -> dict[str, Any]:
+        """Discover what ``modules`` and ``packages`` offer, inside the target (JSON document of
+        ``threadstorm.harness.introspect``); ``inventory_only`` stops after the imports."""
+        if self._process is None or self._process.stdin is None:
+            raise HarnessError("harness session is not started")
+        self._next_id += 1
+        request = {"op": "surface", "id": self._next_id, "modules": list(modules),
+                   "packages": list(packages), "deny": list(deny), "timeout": timeout,
+                   "limits": self.limits, "inventory_only": inventory_only}  # fmt: skip
+        try:
+            self._process.stdin.write(encode(request))
+            self._process.stdin.flush()
+        except (BrokenPipeError, OSError) as error:
+            tail = self.server_stderr()[-300:]
+            raise HarnessError(f"fork server is gone: {error}; {tail}") from error
+        reply = self._read_reply()
+        if reply is None or reply.get("event") != "surface":
+            detail = "server died" if reply is None else reply.get("error", reply.get("event"))
+            tail = "" if reply is None else str(reply.get("stderr", ""))[-500:]
+            tail = tail or self.server_stderr()[-500:]
+            raise HarnessError(f"surface discovery failed: {detail}; {tail}")
+        surface: dict[str, Any] = reply["surface"]
+        return surface
+
     def alive(self) -> bool:
         """Whether the fork server still runs."""
         return self._process is not None and self._process.poll() is None
