@@ -128,7 +128,9 @@ def known_items(subject: SubjectLike) -> tuple[Recipe, ...]:
     return ()
 
 
-def _items_for(subject: SubjectLike, pool: ValuePool, low: int = 3, high: int = 40) -> tuple[Recipe, ...]:
+def _items_for(
+    subject: SubjectLike, pool: ValuePool, low: int = 3, high: int = 40
+) -> tuple[Recipe, ...]:
     """Items to fill the subject: from the pool, or (for types that refused pool values, and
     sometimes anyway) the subject's own known-good items repeated."""
     known = known_items(subject)
@@ -145,8 +147,12 @@ def _with_items(subject: SubjectLike, items: tuple[Recipe, ...]) -> Recipe:
     return subject.recipe
 
 
-def _plans(rng: random.Random, make_reader: Callable[[], Operation],
-           make_mutator: Callable[[], Operation] | None, threads: int) -> tuple[ThreadPlan, ...]:
+def _plans(
+    rng: random.Random,
+    make_reader: Callable[[], Operation],
+    make_mutator: Callable[[], Operation] | None,
+    threads: int,
+) -> tuple[ThreadPlan, ...]:
     plans = []
     readers = threads if make_mutator is None else max(1, threads // 2)
     for number in range(threads):
@@ -155,7 +161,9 @@ def _plans(rng: random.Random, make_reader: Callable[[], Operation],
     return tuple(plans)
 
 
-def readers_vs_mutators(rng: random.Random, subject: SubjectLike, pool: ValuePool) -> Scenario | None:
+def readers_vs_mutators(
+    rng: random.Random, subject: SubjectLike, pool: ValuePool
+) -> Scenario | None:
     """Readers and mutators of one object, many iterations."""
     mutators = [m for m in _usable(subject) if m.role == "mutator" and m.kind == "method"]
     if not mutators:
@@ -246,8 +254,9 @@ def reinit(rng: random.Random, subject: SubjectLike, pool: ValuePool) -> Scenari
         family="reinit",
         imports=_imports(subject),
         shared=(SharedObject(SHARED, subject.recipe, fresh=True),),
-        threads=_plans(rng, lambda: _reader_op(subject, rng, pool), lambda: reinit_op,
-                       rng.choice((2, 4))),
+        threads=_plans(
+            rng, lambda: _reader_op(subject, rng, pool), lambda: reinit_op, rng.choice((2, 4))
+        ),
         iterations=rng.choice((50, 100, 200)),
         rounds=rng.choice((2, 5, 10)),
     )

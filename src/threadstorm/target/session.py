@@ -50,8 +50,11 @@ def ship_harness(destination: Path) -> Path:
     return destination
 
 
-def target_environment(interpreter: Interpreter, sandbox: Path) -> dict[str, str]:
-    """A scrubbed environment: nothing of the user's, the GIL off where the build allows."""
+def target_environment(
+    interpreter: Interpreter, sandbox: Path, paths: tuple[str, ...] = ()
+) -> dict[str, str]:
+    """A scrubbed environment: nothing of the user's but ``paths`` (put on ``sys.path``), the GIL
+    off where the build allows."""
     env = {
         "PATH": "/usr/local/bin:/usr/bin:/bin",
         "HOME": str(sandbox),
@@ -62,6 +65,8 @@ def target_environment(interpreter: Interpreter, sandbox: Path) -> dict[str, str
     }
     if interpreter.free_threaded:
         env["PYTHON_GIL"] = "0"
+    if paths:
+        env["PYTHONPATH"] = os.pathsep.join(str(Path(path).absolute()) for path in paths)
     return env
 
 
@@ -73,8 +78,10 @@ class HarnessSession:
         interpreter: Interpreter,
         modules: tuple[str, ...] = (),
         limits: dict[str, int] | None = None,
+        paths: tuple[str, ...] = (),
     ) -> None:
         self.interpreter = interpreter
+        self.paths = paths
         self.modules = modules
         self.limits = dict(limits or {})
         self.facts: dict[str, Any] = {}
@@ -106,7 +113,7 @@ class HarnessSession:
                 stdout=subprocess.DEVNULL,
                 stderr=log,
                 pass_fds=(reply_w,),
-                env=target_environment(self.interpreter, sandbox),
+                env=target_environment(self.interpreter, sandbox, self.paths),
                 cwd=sandbox,
                 start_new_session=True,
             )
@@ -125,8 +132,12 @@ class HarnessSession:
         self.facts = ready
         return ready
 
-    def run(self, scenario: Scenario, timeout: float = 10.0) -> Evidence:
-        """Run one scenario in a fresh child; return what it left behind."""
+    def run(self, scenario: Scenario, timeout: float = 10.0, reuse: int = 1) -> Evidence:
+        """Run one scenario in a child; return what it left behind.
+
+        ``reuse`` > 1 lets one child serve up to that many scenarios in a row (faster; the
+        campaign's choice); 1 gives every run a fresh child (reproduction, minimisation).
+        """
         if self._process is None or self._process.stdin is None:
             raise HarnessError("harness session is not started")
         self._next_id += 1
@@ -136,6 +147,7 @@ class HarnessSession:
             "scenario": scenario_to_json(scenario),
             "timeout": timeout,
             "limits": self.limits,
+            "reuse": reuse,
         }
         try:
             self._process.stdin.write(encode(request))
