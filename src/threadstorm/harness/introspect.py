@@ -110,7 +110,7 @@ def _lits(*values: Any) -> tuple[Recipe, ...]:
 
 LIST = Collection("list", _lits(1, 2, 3))
 TUPLE = Collection("tuple", _lits(1, 2, 3))
-DICT = Collection("dict", _lits(1, 2))
+DICT = Collection("dict", _lits(1, 2, 3, 4))  # two pairs: reordering one is visible
 SET = Collection("set", _lits(1, 2))
 RANGE = Call(Ref("builtins.range"), (Lit(5),))
 ITERATOR = Call(Ref("builtins.iter"), (LIST,))
