@@ -76,7 +76,8 @@ version whenever a rule below changes, because stored bucket keys depend on them
    what the other threads happened to be doing at that instant is timing, not identity.  Shared objects are named by type so that the same bug reached from two
    scenarios that call their objects differently is one bucket, and a builtin that only calls
    a special method is written as that method (``next(it)`` is ``it.__next__()``,
-   ``repr(x)`` is ``x.__repr__()``; see ``DUNDER_BUILTINS``).
+   ``repr(x)`` is ``x.__repr__()``; see ``DUNDER_BUILTINS``; ``str(x)`` is ``x.__repr__()`` when
+   the child reports that the object's type does not define ``__str__``).
 
 4. **Hangs** are kind ``hang`` with the in-flight operations and types of rule 3.
 
@@ -98,6 +99,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Set as AbstractSet
 
 from threadstorm.bucket.model import Signature
 from threadstorm.scenario.model import Operation, Scenario
@@ -425,11 +427,13 @@ def scenario_context(evidence: Evidence, scenario: Scenario) -> tuple[str, ...]:
     A part with nothing to say (no setup message, no operation in flight) is left out.
     """
     types = _setup_types(evidence)
+    setup = evidence.message("setup") or {}
+    plain_str = {str(name) for name in setup.get("str_is_repr", [])}
     running = in_flight_operations(evidence, scenario)
     targets = {types.get(op.target, op.target) for op in running}
     if not targets:
         targets = set(types.values())
-    labels = {typed_label(op, types) for op in running}
+    labels = {typed_label(op, types, plain_str) for op in running}
     parts = []
     if targets:
         parts.append(f"types: {', '.join(sorted(targets))}")
@@ -469,16 +473,27 @@ def crashing_worker(evidence: Evidence) -> int | None:
     return idents.index(ident) if ident in idents else None
 
 
-def typed_label(op: Operation, types: dict[str, str]) -> str:
+def typed_label(
+    op: Operation, types: dict[str, str], plain_str: AbstractSet[str] = frozenset()
+) -> str:
     """``builtins.enumerate.__next__()``: the canonical operation, its target named by type."""
-    return dataclasses.replace(canonical(op), target=types.get(op.target, op.target)).label()
+    return dataclasses.replace(
+        canonical(op, op.target in plain_str), target=types.get(op.target, op.target)
+    ).label()
 
 
-def canonical(op: Operation) -> Operation:
-    """``next(x)`` as ``x.__next__()`` and the like (``DUNDER_BUILTINS``); others unchanged."""
+def canonical(op: Operation, str_is_repr: bool = False) -> Operation:
+    """``next(x)`` as ``x.__next__()`` and the like (``DUNDER_BUILTINS``); others unchanged.
+
+    ``str(x)`` of an object whose type does not define ``__str__`` runs ``x.__repr__``, so it
+    is written as that (the child says which shared objects are such, in its setup message).
+    """
     module, _, name = op.name.rpartition(".")
     if op.kind == "function" and module == "builtins" and name in DUNDER_BUILTINS:
-        return dataclasses.replace(op, kind="method", name=DUNDER_BUILTINS[name])
+        dunder = "__repr__" if name == "str" and str_is_repr else DUNDER_BUILTINS[name]
+        return dataclasses.replace(op, kind="method", name=dunder)
+    if op.kind == "method" and op.name == "__str__" and str_is_repr:
+        return dataclasses.replace(op, name="__repr__")
     return op
 
 

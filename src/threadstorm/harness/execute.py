@@ -79,7 +79,15 @@ def run_scenario(
     """Run ``scenario``; ``mark(thread, op)`` records progress, ``announce`` reports setup."""
     namespace: dict[str, Any] = {}
     build_shared(scenario, namespace, fresh_only=False)
-    announce({"event": "setup", "types": describe_types(namespace)})
+    announce(
+        {
+            "event": "setup",
+            "types": describe_types(namespace),
+            "str_is_repr": sorted(
+                name for name, value in namespace.items() if type(value).__str__ is object.__str__
+            ),
+        }
+    )
     log = ExceptionLog()
     rounds_started = [0]
 
