@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING
 from threadstorm.generate.surface import Surface
 from threadstorm.minimise.minimiser import minimise
 from threadstorm.reproduce.emit import Header, render
-from threadstorm.reproduce.rate import measure_scenario, script_environment
+from threadstorm.reproduce.rate import Measurement, measure_scenario, script_environment
+from threadstorm.scenario.model import Scenario
 from threadstorm.scenario.simplicity import sort_key
 from threadstorm.store.records import BucketRecord, Rate
 from threadstorm.target.session import HarnessSession
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 GDB_TIMEOUT_S = 60.0
 GDB_ATTEMPTS = 3
 GDB_SCRIPT_LIMIT_S = 20.0
+CANDIDATES = 3
 
 
 def repro_header(bucket: BucketRecord, target: str, python: str, rate: str) -> Header:
@@ -60,7 +62,9 @@ class FollowUp:
         facts = self.campaign.facts
         kind = "free-threaded" if facts.get("free_threaded") else "with GIL"
         debug = " debug" if facts.get("debug") else ""
-        return f"CPython {facts.get('version', '?')} {kind}{debug} ({self.campaign.interpreter.path})"
+        return (
+            f"CPython {facts.get('version', '?')} {kind}{debug} ({self.campaign.interpreter.path})"
+        )
 
     def run(self, keys: list[str]) -> None:
         budget = max(30.0, self.config.budget_s / 2)
@@ -91,8 +95,7 @@ class FollowUp:
         """Every follow-up step for one bucket, each stored when done."""
         bucket = self.store.bucket(key)
         timeout = self.config.run_timeout_s
-        scenario = bucket.smallest_scenario
-        rate = measure_scenario(session, scenario, key, self.config.reproduce_runs, timeout)
+        scenario, rate = self.best_candidate(session, bucket, timeout)
         with self.lock:
             self.store.update_bucket_reproduction(
                 key, rate.crashes, rate.runs, rate.median_time_to_crash_s
@@ -125,11 +128,42 @@ class FollowUp:
         self._backtrace(key, render(scenario, header, time_limit=GDB_SCRIPT_LIMIT_S))
         if self.config.variants and deadline - time.monotonic() > 5:
             variants = search_variants(
-                session, self.surface, bucket, scenario, runs=3, timeout_s=timeout,
+                session,
+                self.surface,
+                bucket,
+                scenario,
+                runs=3,
+                timeout_s=timeout,
                 deadline=deadline,
             )
             with self.lock:
                 self.store.set_variants(key, variants)
+
+    def best_candidate(
+        self, session: HarnessSession, bucket: BucketRecord, timeout: float
+    ) -> tuple[Scenario, Measurement]:
+        """The bucket's scenario that reproduces best, with its measured rate.
+
+        The smallest scenario seen is not always a good reproducer (a short iterator races
+        less), so up to ``CANDIDATES`` distinct scenarios of the bucket are measured: the
+        smallest and the most recent ones; the highest rate wins, then the smaller.
+        """
+        candidates = [bucket.smallest_scenario]
+        for crash in reversed(self.store.crashes(bucket.key)):
+            if len(candidates) >= CANDIDATES:
+                break
+            if crash.scenario not in candidates:
+                candidates.append(crash.scenario)
+        measured = [
+            (
+                scenario,
+                measure_scenario(
+                    session, scenario, bucket.key, self.config.reproduce_runs, timeout
+                ),
+            )
+            for scenario in candidates
+        ]
+        return max(measured, key=lambda pair: (pair[1].crashes, [-n for n in sort_key(pair[0])]))
 
     def _backtrace(self, key: str, script: str) -> None:
         """A symbolised backtrace of every thread, from gdb, when gdb is installed."""
