@@ -262,3 +262,17 @@ def test_outcome_json_round_trips() -> None:
     doc = outcome.to_json()
     assert json.loads(json.dumps(doc)) == doc
     assert doc["status"] == "crashed"
+
+
+# --------------------------------------------------------------------------- slow is not hung
+
+
+def test_a_run_still_making_progress_at_the_deadline_is_slow_not_hung() -> None:
+    outcome = classify(evidence(killed_by=9, timed_out=True, extra={"slow": True}))
+    assert outcome.status is Status.PASSED
+    assert "too slow" in outcome.reason
+
+
+def test_a_run_standing_still_at_the_deadline_is_hung() -> None:
+    outcome = classify(evidence(killed_by=9, timed_out=True))
+    assert outcome.status is Status.HUNG

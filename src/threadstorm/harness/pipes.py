@@ -12,6 +12,7 @@ import os
 import selectors
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,29 +31,38 @@ class Collected:
     stderr: bytes = b""
     timed_out: bool = False
     closed: bool = False  # the child closed its pipes: it has exited (or is exiting)
+    slow: bool = False  # past the deadline but still making progress: killed, not hung
 
 
 def collect(
-    pid: int, result_r: int, err_r: int, deadline: float, until_done: bool = False
+    pid: int,
+    result_r: int,
+    err_r: int,
+    deadline: float,
+    until_done: bool = False,
+    stuck: Callable[[], bool] | None = None,
 ) -> Collected:
     """Read messages and stderr until the pipes close (or an end message, with ``until_done``).
 
     The pipes are closed here when they reach end of file or the child is killed; with
-    ``until_done`` and a live child they stay open for its next scenario.
+    ``until_done`` and a live child they stay open for its next scenario.  On the deadline,
+    ``stuck()`` (when given) tells a hung child from a slow one: a slow child is killed
+    without a stack dump and reported ``slow``.
     """
     selector = selectors.DefaultSelector()
     selector.register(result_r, selectors.EVENT_READ)
     selector.register(err_r, selectors.EVENT_READ)
     buffers: dict[int, bytearray] = {result_r: bytearray(), err_r: bytearray()}
-    timed_out, ended = False, False
+    timed_out, ended, slow = False, False, False
     kill_at: float | None = None
     give_up = float("inf")
     while selector.get_map() and time.monotonic() < give_up and not ended:
         now = time.monotonic()
         if not timed_out and now >= deadline:
             timed_out = True
-            send_signal(pid, signal.SIGUSR1)
-            kill_at = now + KILL_GRACE_S
+            slow = stuck is not None and not stuck()
+            send_signal(pid, signal.SIGKILL if slow else signal.SIGUSR1)
+            kill_at = now if slow else now + KILL_GRACE_S
         elif kill_at is not None and now >= kill_at:
             send_signal(pid, signal.SIGKILL)
             kill_at = None
@@ -77,7 +87,7 @@ def collect(
         for fd in open_fds:
             os.close(fd)
     messages = [decode(line) for line in bytes(buffers[result_r]).splitlines() if line.strip()]
-    return Collected(messages, bytes(buffers[err_r]), timed_out, closed)
+    return Collected(messages, bytes(buffers[err_r]), timed_out, closed, slow)
 
 
 def _has_end(buffer: bytearray) -> bool:

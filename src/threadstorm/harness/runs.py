@@ -24,7 +24,9 @@ from threadstorm.harness.pipes import collect, send_signal
 from threadstorm.harness.protocol import bytes_to_text, decode, encode, write_all
 from threadstorm.scenario.codec import scenario_from_json
 
-MARK_SLOTS = 256
+MARK_SLOTS = 256  # one byte per thread: the operation it is in (255: none)
+COUNTERS = MARK_SLOTS  # then one byte per thread: a counter bumped by every operation
+PROGRESS_WINDOW_S = 1.5  # how long every counter must stand still for a run to count as hung
 RETIRE_TIMEOUT_S = 2.0
 
 
@@ -46,7 +48,7 @@ class RunServer:
 
     def __init__(self, sandbox: str) -> None:
         self.sandbox = sandbox
-        self.marks = mmap.mmap(-1, MARK_SLOTS)
+        self.marks = mmap.mmap(-1, MARK_SLOTS * 2)
         self.child: ScenarioChild | None = None
         self.spawned = 0
 
@@ -57,7 +59,7 @@ class RunServer:
         limits = dict(request.get("limits", {}))
         child = self._child_for(limits, reuse)
         self.marks.seek(0)
-        self.marks.write(b"\xff" * MARK_SLOTS)
+        self.marks.write(b"\xff" * MARK_SLOTS + b"\x00" * MARK_SLOTS)
         started = time.monotonic()
         write_all(child.request_w, encode(request["scenario"]))
         child.served += 1
@@ -66,7 +68,8 @@ class RunServer:
             os.close(child.request_w)  # the child leaves after this scenario
             child.request_w = -1
         got = collect(child.pid, child.result_r, child.err_r,
-                      started + float(request.get("timeout", 10.0)), until_done=not last)
+                      started + float(request.get("timeout", 10.0)), until_done=not last,
+                      stuck=lambda: self.stuck(scenario.thread_count))
         status = self._finish(child) if got.closed else 0
         return {
             "event": "result",
@@ -78,12 +81,28 @@ class RunServer:
             "stderr": bytes_to_text(got.stderr),
             "messages": got.messages,
             "in_flight": self.read_marks(scenario.thread_count),
+            "slow": got.slow,
             "child_run": child.served,
         }
 
     def read_marks(self, threads: int) -> list[int | None]:
         """Which operation each thread was in when the run ended (None: not started or done)."""
         return [None if self.marks[t] == 255 else self.marks[t] for t in range(min(threads, MARK_SLOTS))]
+
+    def stuck(self, threads: int) -> bool:
+        """Whether no busy thread completed an operation during ``PROGRESS_WINDOW_S``.
+
+        Asked on the deadline: a run in which some thread still completes operations is slow
+        (say, a scenario that grows its object without bound), not hung, and is not a finding.
+        A thread stuck in C stays busy while the others finish their plans and go idle, so a
+        real hang still ends with every busy thread standing still.
+        """
+        count = min(threads, MARK_SLOTS)
+        before = self.marks[COUNTERS : COUNTERS + count]
+        time.sleep(PROGRESS_WINDOW_S)
+        after = self.marks[COUNTERS : COUNTERS + count]
+        moved = [x != y for x, y in zip(before, after)]
+        return not any(moved)
 
     def close(self) -> None:
         """Let a live child go."""
@@ -149,6 +168,7 @@ def child_main(
         def mark(thread: int, op: int) -> None:
             if thread < MARK_SLOTS:
                 marks[thread] = op if 0 <= op < 255 else 255
+                marks[COUNTERS + thread] = (marks[COUNTERS + thread] + 1) & 0xFF
 
         def announce(message: dict[str, Any]) -> None:
             write_all(result_w, encode(message))

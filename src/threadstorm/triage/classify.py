@@ -4,7 +4,9 @@ How a run ended is read in a fixed order, each step from a structured fact:
 
 1. the harness said it failed (``harness_error``), or the child said the scenario's objects
    could not be built (``setup_failed``): ``HARNESS_ERROR``, never a finding;
-2. the deadline passed (``timed_out``): ``HUNG``;
+2. the deadline passed (``timed_out``): ``HUNG`` when a thread stood still in one operation,
+   but ``PASSED`` (reason "too slow") when every busy thread was still completing operations:
+   a scenario that grows its object without bound is slow by construction, not a finding;
 3. a ThreadSanitizer or AddressSanitizer report is in stderr: ``SANITIZER``;
 4. the child died of a fatal signal (SIGSEGV, SIGABRT, SIGBUS, SIGILL, SIGFPE, SIGTRAP):
    ``CRASHED``; SIGXCPU (the CPU-time limit) is a ``HUNG``; any other signal came from outside
@@ -151,6 +153,8 @@ def classify(evidence: Evidence) -> Outcome:
     if own is not None:
         return own
     facts = crash_facts(evidence)
+    if evidence.timed_out and evidence.slow:
+        return Outcome(Status.PASSED, "too slow: past the deadline but still making progress")
     if evidence.timed_out:
         return Outcome(Status.HUNG, "no result before the deadline", facts.to_json())
     if facts.sanitizer is not None:

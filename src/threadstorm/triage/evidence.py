@@ -51,6 +51,11 @@ class Evidence:
         return None
 
     @property
+    def slow(self) -> bool:
+        """Past its deadline but still completing operations: too slow, not hung."""
+        return bool(self.extra.get("slow"))
+
+    @property
     def stderr_text(self) -> str:
         """Stderr decoded for parsing and display (undecodable bytes replaced)."""
         return self.stderr.decode("utf-8", "replace")
@@ -75,6 +80,7 @@ class Evidence:
             stderr=text_to_bytes(reply.get("stderr", "")),
             messages=tuple(reply.get("messages", ())),
             in_flight=tuple(reply.get("in_flight", ())),
+            extra={"slow": True} if reply.get("slow") else {},
         )
 
     def to_json(self) -> dict[str, Any]:
