@@ -63,9 +63,11 @@ def discover(path_text: str | os.PathLike[str]) -> Interpreter:
         facts = json.loads(done.stdout.decode().strip().splitlines()[-1])
         major, minor = facts["major_minor"]
     except (ValueError, IndexError, KeyError, TypeError):
-        tail = done.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no output"]
+        tail = done.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
+        detail = "" if PRE_PROBE[:12] in tail[0] or not tail[0] else f": {tail[0][:160]}"
         raise TargetError(
-            f"{path} is not a working Python interpreter (exit {done.returncode}: {tail[0][:160]})"
+            f"{path} is not a working Python interpreter (exit status {done.returncode}{detail});"
+            " pass the path of a CPython 3.11+ binary"
         ) from None
     if (major, minor) < (3, 11):
         raise TargetError(f"{path} is Python {facts['version']}; threadstorm needs 3.11 or later")
