@@ -337,3 +337,53 @@ def test_kin_from_json_reads_what_the_harness_writes() -> None:
     assert kin.kinds == ("Iterator",)
     assert kin.slots == {"tp_iter", "tp_iternext"}
     assert "__length_hint__" in kin.methods
+
+
+# ---------------------------------------------------------------------- the variants table
+
+
+def test_variants_table_rows_and_text() -> None:
+    from collections import Counter
+
+    from rich.console import Console
+
+    from threadstorm.cli.cmd_variants import render, rows
+    from threadstorm.variants.search import Plan, Trial
+
+    crashed = Trial("builtins.set_iterator", "also Iterator", shared_iterator(), runs=3)
+    crashed.keys = Counter({"1c2dc38b0ebd": 2})
+    clean = Trial("builtins.list_iterator", "also Iterator", shared_iterator(), runs=3)
+    skipped = Trial("builtins.tuple", "also Sequence", None, ["skipped: thread 0 has nothing"])
+    control = Trial("builtins.enumerate (original)", "its own scenario", shared_iterator(), runs=3)
+    control.keys = Counter({"0123456789ab": 1})
+    planned = Plan(usage(shared_iterator()), ENUMERATE, (crashed, clean, skipped), "", control)
+    table_rows = rows(planned, "1c2dc38b0ebd")
+    assert [(r.crashed, r.rate, r.bucket) for r in table_rows] == [
+        ("yes", "1/3 (33 %)", "0123456789ab"),
+        ("yes", "2/3 (67 %)", "1c2dc38b0ebd (same)"),
+        ("no", "0/3 (0 %)", ""),
+        ("-", "-", ""),
+    ]
+    console = Console(width=120, record=True, color_system=None)
+    console.print(render(table_rows, planned, 12.0))
+    text = console.export_text()
+    assert "1 of 3 siblings of builtins.enumerate crashed; the original 1/3 (33 %) (12 s)" in text
+    lines = [line.rstrip() for line in text.splitlines()]
+    assert lines[0].strip() == (
+        "1 of 3 siblings of builtins.enumerate crashed; the original 1/3 (33 %) (12 s)"
+    )
+    assert lines[4:9] == [
+        "│ builtins.enumerate (original) │ its own scenario │ yes      │ 1/3 (33 %) │ "
+        "0123456789ab        │                     │",
+        "│ builtins.set_iterator         │ also Iterator    │ yes      │ 2/3 (67 %) │ "
+        "1c2dc38b0ebd (same) │                     │",
+        "│ builtins.list_iterator        │ also Iterator    │ no       │ 0/3 (0 %)  │ "
+        "                    │                     │",
+        "│ builtins.tuple                │ also Sequence    │ -        │ -          │ "
+        "                    │ skipped: thread 0   │",
+        "│                               │                  │          │            │ "
+        "                    │ has nothing         │",
+    ]
+    variant = crashed.variant("1c2dc38b0ebd")
+    assert (variant.crashed, variant.crashes, variant.runs) == (True, 2, 3)
+    assert variant.note == "also Iterator; same bucket"

@@ -19,6 +19,8 @@ from stdin, one JSON line each:
   is ``{"event": "surface", "id": N, "surface": {...}}``.  Optional: ``"limits"``,
   ``"inventory_only"`` (stop after the imports), ``"unit_timeout"`` (seconds before the
   watchdog ends a hung unit).
+- ``{"op": "kinship", "id": N, "shared": [...], "recipes": [...], "timeout": S}``: what each
+  recipe builds (type, ABCs, C slots, methods), for variant search (``kinship.serve_kinship``).
 - ``{"op": "quit"}``.
 
 Standard library only.
@@ -37,7 +39,7 @@ import time
 import traceback
 from typing import Any
 
-from threadstorm.harness import introspect, probe
+from threadstorm.harness import introspect, kinship, probe
 from threadstorm.harness.confine import confine_child, isolate_network
 from threadstorm.harness.pipes import collect as pipes_collect
 from threadstorm.harness.protocol import bytes_to_text, decode, encode, write_all
@@ -63,6 +65,8 @@ def main(argv: list[str]) -> None:
         try:
             if request.get("op") == "surface":
                 reply = serve_surface(request, sandbox, marks, counter)
+            elif request.get("op") == "kinship":
+                reply = kinship.serve_kinship(request, sandbox, counter)
             else:
                 reply = runs.serve(request)
         except Exception:  # noqa: BLE001 - our own failure: reported, never a finding

@@ -15,13 +15,14 @@ import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
 from threadstorm.errors import HarnessError, TargetError
 from threadstorm.harness.protocol import decode, encode
-from threadstorm.scenario.codec import scenario_to_json
-from threadstorm.scenario.model import Scenario
+from threadstorm.scenario.codec import recipe_to_json, scenario_to_json
+from threadstorm.scenario.model import Recipe, Scenario, SharedObject
 from threadstorm.target.interpreter import Interpreter
 from threadstorm.triage.evidence import Evidence
 
@@ -190,6 +191,38 @@ class HarnessSession:
             raise HarnessError(f"surface discovery failed: {detail}; {tail}")
         surface: dict[str, Any] = reply["surface"]
         return surface
+
+    def kinship(
+        self, shared: Sequence[SharedObject], recipes: Sequence[Recipe], timeout: float = 60.0
+    ) -> list[dict[str, Any]]:
+        """What each recipe builds in the target (``threadstorm.harness.kinship``), in order.
+
+        ``shared`` objects are built first, so recipes may refer to them.  The list is shorter
+        than ``recipes`` when the child died or hung part way: it was building the next one.
+        """
+        if self._process is None or self._process.stdin is None:
+            raise HarnessError("harness session is not started")
+        self._next_id += 1
+        request = {
+            "op": "kinship",
+            "id": self._next_id,
+            "shared": [{"name": o.name, "recipe": recipe_to_json(o.recipe)} for o in shared],
+            "recipes": [recipe_to_json(recipe) for recipe in recipes],
+            "timeout": timeout,
+            "limits": self.limits,
+        }
+        try:
+            self._process.stdin.write(encode(request))
+            self._process.stdin.flush()
+        except (BrokenPipeError, OSError) as error:
+            detail = self.server_stderr()[-300:]
+            raise HarnessError(f"fork server is gone: {error}; {detail}") from error
+        reply = self._read_reply()
+        if reply is None or reply.get("event") != "kinship":
+            why = "server died" if reply is None else reply.get("error", reply.get("event"))
+            raise HarnessError(f"kinship request failed: {why}; {self.server_stderr()[-500:]}")
+        facts: list[dict[str, Any]] = reply["facts"]
+        return facts
 
     def alive(self) -> bool:
         """Whether the fork server still runs."""

@@ -24,7 +24,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from threadstorm.bucket.judge import Verdict, judge
@@ -130,6 +130,7 @@ class Plan:
     original: Kin | None
     trials: tuple[Trial, ...]
     note: str = ""
+    control: Trial | None = None  # the bucket's own scenario, rerun alongside as a baseline
 
 
 def plan(
@@ -250,16 +251,22 @@ def search(
     limit: int = MAX_SIBLINGS,
     on_finding: OnFinding | None = None,
     describe: Describe | None = None,
+    control: bool = False,
 ) -> Plan:
     """Plan the variants of ``scenario`` and measure them; the plan's trials hold the results.
 
-    ``describe`` defaults to asking the session's target (``kinship_describer``).
+    ``describe`` defaults to asking the session's target (``kinship_describer``).  With
+    ``control`` the original scenario is rerun as often as each sibling's, first in every round,
+    so a sibling's rate can be read against the original's in the same shape and the same hour.
     """
     describe = describe or kinship_describer(session)
     planned = plan(scenario, surface.subjects, describe, limit)
+    if control and planned.original is not None:
+        label = f"{planned.original.type_name} (the original)"
+        planned = replace(planned, control=Trial(label, "the bucket's own scenario", scenario))
     measure(
         session,
-        planned.trials,
+        [*([planned.control] if planned.control else []), *planned.trials],
         runs=runs,
         max_runs=max(runs, max_runs if max_runs is not None else 2 * runs),
         timeout_s=timeout_s,
