@@ -6,6 +6,7 @@ the minimiser and the variant search all answer "same bug?" the same way.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from threadstorm.bucket.model import Signature
@@ -14,14 +15,17 @@ from threadstorm.scenario.model import Scenario
 from threadstorm.triage.classify import classify
 from threadstorm.triage.evidence import Evidence
 from threadstorm.triage.outcome import Outcome
+from threadstorm.triage.symbolize import c_stack_names
 
 
 @dataclass(frozen=True)
 class Verdict:
-    """A classified run and, when it is a finding, its signature."""
+    """A classified run, its signature when it is a finding, and the evidence it was judged on
+    (with the C stack's real frame names added, when the target printed one)."""
 
     outcome: Outcome
     signature: Signature | None
+    evidence: Evidence
 
     @property
     def key(self) -> str | None:
@@ -33,5 +37,17 @@ def judge(evidence: Evidence, scenario: Scenario) -> Verdict:
     """Classify ``evidence`` of a run of ``scenario`` and sign it when it is a finding."""
     outcome = classify(evidence)
     if not outcome.status.is_finding:
-        return Verdict(outcome, None)
-    return Verdict(outcome, signature_for(outcome, evidence, scenario))
+        return Verdict(outcome, None, evidence)
+    evidence = with_c_stack_names(evidence)
+    outcome = classify(evidence)
+    return Verdict(outcome, signature_for(outcome, evidence, scenario), evidence)
+
+
+def with_c_stack_names(evidence: Evidence) -> Evidence:
+    """The evidence with ``addr2line`` names for its faulthandler C stack, when it has one."""
+    if "c_stack_names" in evidence.extra or b"C stack trace" not in evidence.stderr:
+        return evidence
+    names = c_stack_names(evidence.stderr_text)
+    if names is None:
+        return evidence
+    return dataclasses.replace(evidence, extra={**evidence.extra, "c_stack_names": names})

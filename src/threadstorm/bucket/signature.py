@@ -41,7 +41,8 @@ version whenever a rule below changes, because stored bucket keys depend on them
    (The parsed assertion itself stays in the outcome's crash facts, for reports.)
 
 2. **Native frames** of the crashing thread (gdb's backtrace of the thread that received the
-   signal, else the 3.14 faulthandler C stack) make kind ``native``: (signal or fatal error,
+   signal, else the 3.14 faulthandler C stack, its frames named by ``addr2line`` when the
+   judge could: ``threadstorm.triage.symbolize``) make kind ``native``: (signal or fatal error,
    top ``NATIVE_FRAMES`` frames).  Before counting, frames are normalised: addresses, offsets,
    files and line numbers are dropped; compiler clone suffixes (``.constprop.0``, ``.isra.0``,
    ``.part.0``, ``.cold``) and ``__GI_`` are stripped; and these frames are dropped:
@@ -170,6 +171,7 @@ PLUMBING_FRAMES = frozenset(
         "wrapper_call",
         "thread_run",
         "pythread_wrapper",
+        "context_run",  # 3.14's threading runs every thread's target inside Context.run
         "start_thread",
         "clone",
         "clone3",

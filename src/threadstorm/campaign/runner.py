@@ -159,6 +159,7 @@ class Campaign:
                 surface.subjects, self.config.seed + seed_offset, self.config.families or None
             )
             coverage = CoverageTracker(surface)
+            generator.attach_coverage(coverage)  # coverage-directed draws (generate.targeting)
             tally = Tally()
             self.fuzz(generator, coverage, tally, max(0.0, self.config.budget_s - already_s), already_s)
             self.store.set_weights(generator.weights())
@@ -230,8 +231,9 @@ class Campaign:
 
     def _judge(self, result: RunResult, generator: Generator, coverage: CoverageTracker,
                tally: Tally, display: ProgressDisplay) -> None:
-        scenario, evidence = result.scenario, result.evidence
-        verdict = judge(evidence, scenario)
+        scenario = result.scenario
+        verdict = judge(result.evidence, scenario)
+        evidence = verdict.evidence
         status = verdict.outcome.status
         tally.add(status)
         coverage.observe(scenario, result.subject, evidence, status)

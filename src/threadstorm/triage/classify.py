@@ -23,6 +23,8 @@ from.
 
 from __future__ import annotations
 
+import dataclasses
+
 import signal
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -127,6 +129,13 @@ def _native_frames(
         if crashing is not None and crashing.frames:
             return crashing.frames, "gdb"
     if dump is not None and dump.c_stack:
+        names = evidence.extra.get("c_stack_names")
+        if isinstance(names, list) and len(names) == len(dump.c_stack):
+            named = tuple(
+                dataclasses.replace(frame, function=name, offset=None) if name else frame
+                for frame, name in zip(dump.c_stack, names)
+            )
+            return named, "faulthandler+addr2line"
         return dump.c_stack, "faulthandler"
     return (), None
 

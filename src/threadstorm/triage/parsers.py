@@ -53,10 +53,12 @@ class NativeFrame:
     """One C frame: from gdb, from a 3.14 faulthandler C stack or from a sanitizer stack.
 
     ``function`` is None when the tool could not name it (``??``, ``<null>``, no symbol).
-    Absolute addresses are not kept: they differ from run to run.  ``offset`` is the distance
-    from the named symbol in a 3.14 faulthandler C stack, kept because that stack names a
-    *static* function after the nearest exported symbol before it (``PyWrapper_New+0xc27`` is
-    really ``enum_next``): with the binary at hand, symbol plus offset finds the real name.
+    ``offset`` is the distance from the named symbol (or from the binary's base when unnamed) in
+    a 3.14 faulthandler C stack, kept because that stack names a *static* function after the
+    nearest exported symbol before it (``PyWrapper_New+0xc27`` is really ``enum_next``).
+    ``address`` is the absolute address printed beside it: it differs from run to run and never
+    enters a signature, but with one unnamed frame of the same binary it gives the binary's
+    base, from which ``threadstorm.triage.symbolize`` finds every frame's real name.
     """
 
     function: str | None
@@ -64,6 +66,7 @@ class NativeFrame:
     line: int | None = None
     library: str | None = None
     offset: int | None = None
+    address: int | None = None
 
 
 @dataclass(frozen=True)
@@ -324,7 +327,7 @@ _PY_FRAME = re.compile(
 _C_STACK_HEADER = "Current thread's C stack trace (most recent call first):"
 _C_FRAME = re.compile(
     r"^  Binary file (?:\"(?P<lib>[^\"]*)\"|'<unknown>')"
-    r"(?:, at (?P<sym>[^\s\[]*?)(?P<off>[+-]0x[0-9a-fA-F]+)?)? \[0x[0-9a-fA-F]+\]\s*$"
+    r"(?:, at (?P<sym>[^\s\[]*?)(?P<off>[+-]0x[0-9a-fA-F]+)?)? \[0x(?P<abs>[0-9a-fA-F]+)\]\s*$"
 )
 
 
@@ -418,6 +421,7 @@ def _read_c_stack(lines: list[str], index: int) -> tuple[list[NativeFrame], int]
                     function=match.group("sym") or None,
                     library=match.group("lib"),
                     offset=int(offset, 16) if offset else None,
+                    address=int(match.group("abs"), 16),
                 )
             )
         index += 1
