@@ -7,11 +7,13 @@ the whole follow-up stops at its budget (in-contract buckets first).
 
 from __future__ import annotations
 
+import ast
 import queue
 import shutil
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -44,6 +46,24 @@ def repro_header(bucket: BucketRecord, target: str, python: str, rate: str) -> H
         rate=rate,
         python=python,
     )
+
+
+def reproducer(
+    scenario: Scenario, header: Header, paths: Sequence[str], time_limit: float = 60.0
+) -> str:
+    """The bucket's standalone script; it finds the modules of the campaign's ``--path`` folders.
+
+    Without those folders on ``sys.path`` a script storming an extension built outside the
+    target (the usual case) fails at its import and crashes nothing.
+    """
+    script = render(scenario, header, time_limit=time_limit)
+    if not paths:
+        return script
+    folders = [str(Path(path).absolute()) for path in paths]
+    lines = script.splitlines(keepends=True)
+    docstring_end = ast.parse(script).body[0].end_lineno or 0
+    prologue = ["import sys\n", f"sys.path[:0] = {folders!r}  # the campaign's --path folders\n"]
+    return "".join(lines[:docstring_end] + prologue + lines[docstring_end:])
 
 
 class FollowUp:
@@ -123,9 +143,10 @@ class FollowUp:
         bucket = self.store.bucket(key)
         python = str(self.campaign.interpreter.path)
         header = repro_header(bucket, self.target_label, python, rate.text)
+        paths = self.config.paths
         with self.lock:
-            self.store.set_repro_script(key, render(scenario, header))
-        self._backtrace(key, render(scenario, header, time_limit=GDB_SCRIPT_LIMIT_S))
+            self.store.set_repro_script(key, reproducer(scenario, header, paths))
+        self._backtrace(key, reproducer(scenario, header, paths, time_limit=GDB_SCRIPT_LIMIT_S))
         if self.config.variants and deadline - time.monotonic() > 5:
             variants = search_variants(
                 session,

@@ -10,9 +10,9 @@ from typing import Any
 
 from rich.console import Console
 
-from threadstorm.campaign.followup import repro_header
+from threadstorm.campaign.followup import repro_header, reproducer
 from threadstorm.errors import UsageError
-from threadstorm.reproduce.emit import code_lines, render
+from threadstorm.reproduce.emit import code_lines
 from threadstorm.reproduce.rate import measure_script
 from threadstorm.store.db import Store
 from threadstorm.target.interpreter import discover
@@ -75,7 +75,8 @@ def run(args: argparse.Namespace) -> int:
             f"{rate.rate.text} reruns of the scenario crashed" if rate is not None else ""
         )
         header = repro_header(bucket, label, str(interpreter.path), rate_text)
-        script = render(bucket.best_scenario, header, time_limit=args.time_limit)
+        paths = config.get("paths") or ()
+        script = reproducer(bucket.best_scenario, header, paths, time_limit=args.time_limit)
         write_atomically(args.out, script)
         console.print(
             f"wrote {args.out} ({code_lines(script)} lines of code) for bucket {bucket.key}: "
