@@ -92,7 +92,18 @@ def run(args: argparse.Namespace) -> int:
     console.print(
         f"{measurement.crashes} of {measurement.runs} runs of the script crashed the target"
         + (f" (median {measurement.median_time_to_crash_s:.2f} s to crash)"
-           if measurement.median_time_to_crash_s is not None else ""),
+           if measurement.median_time_to_crash_s is not None else "")
+        + other_endings(measurement.others),
         highlight=False,
     )
     return 0
+
+
+def other_endings(others: dict[str, int]) -> str:
+    """How the runs that did not crash ended; a failing script must not pass for a lucky one."""
+    names = {"exit 0": "ended without a crash", "timed out": "timed out"}
+    parts = [
+        f"{count} {names.get(what, f'failed ({what}): run the script by hand to see why')}"
+        for what, count in sorted(others.items())
+    ]
+    return f"; {', '.join(parts)}" if parts else ""
