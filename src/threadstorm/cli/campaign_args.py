@@ -72,14 +72,24 @@ def config_from_args(args: argparse.Namespace, out: str) -> CampaignConfig:
 def run_new_campaign(config: CampaignConfig, console: Console) -> CampaignResult:
     """Check everything, then create the store and run; a bad start leaves nothing behind."""
     out = Path(config.out)
-    existed = out.exists()
-    prepare_out_dir(config.out, resume=False)
+    made = outermost_missing(out)
     try:
+        prepare_out_dir(config.out, resume=False)
         campaign = Campaign(config, console)
         campaign.prepare()
     except BaseException:
-        if not existed:
-            shutil.rmtree(out, ignore_errors=True)  # we made it: leave nothing half-written
+        if made is not None:
+            shutil.rmtree(made, ignore_errors=True)  # we made it: leave nothing half-written
         raise
     with Store.create(out, config.to_json()) as store:
         return campaign.run(store)
+
+
+def outermost_missing(path: Path) -> Path | None:
+    """The outermost folder that making ``path`` creates (None when ``path`` exists)."""
+    path = path.absolute()
+    if path.exists():
+        return None
+    while path.parent != path and not path.parent.exists():
+        path = path.parent
+    return path
