@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import pytest
 
@@ -19,6 +20,8 @@ from threadstorm.scenario.model import (
     SharedObject,
     ThreadPlan,
 )
+from threadstorm.triage.evidence import Evidence
+from threadstorm.variants.search import measure, plan
 from threadstorm.variants.siblings import (
     Candidate,
     Kin,
@@ -387,3 +390,83 @@ def test_variants_table_rows_and_text() -> None:
     variant = crashed.variant("1c2dc38b0ebd")
     assert (variant.crashed, variant.crashes, variant.runs) == (True, 2, 3)
     assert variant.note == "also Iterator; same bucket"
+
+
+# ---------------------------------------------------------------------- planning and measuring
+
+
+CRASH = Evidence(11, -11, False, 0.1, b"Fatal Python error: Segmentation fault\n")
+PASS = Evidence(0, 0, False, 0.1, b"", ({"event": "done", "status": "passed"},))
+BROKEN = Evidence(0, 0, False, 0.0, b"", harness_error="setup failed")
+
+
+class FakeSession:
+    """Runs nothing: answers by the type of the shared object's recipe."""
+
+    def __init__(self, answers: dict[str, Evidence]) -> None:
+        self.answers = answers
+        self.ran: list[str] = []
+
+    def run(self, scenario: Scenario, timeout: float = 10.0) -> Evidence:
+        recipe = scenario.shared[0].recipe
+        assert isinstance(recipe, Call) and isinstance(recipe.func, Ref)
+        self.ran.append(recipe.func.path)
+        return self.answers[recipe.func.path]
+
+    def kinship(self, shared: object, recipes: Sequence[Recipe], timeout: float = 0) -> list[Any]:
+        raise AssertionError("the tests describe recipes themselves")
+
+
+def describe(shared: object, recipes: Sequence[Recipe]) -> list[dict[str, Any]]:
+    kinds = {"x.Enumerate": ENUMERATE, "x.SetIter": SET_ITER, "x.ListIter": PRODUCT}
+    facts = []
+    for recipe in recipes:
+        assert isinstance(recipe, Call) and isinstance(recipe.func, Ref)
+        kin = kinds.get(recipe.func.path)
+        if kin is None:
+            facts.append({"error": "TypeError: no"})
+            continue
+        facts.append({"type": recipe.func.path, "module": "x", "abcs": list(kin.abcs),
+                      "slots": sorted(kin.slots)})  # fmt: skip
+    return facts
+
+
+def test_plan_and_measure_with_top_ups_and_a_broken_sibling() -> None:
+    scenario = replace(shared_iterator(), shared=(SharedObject("obj", call("x.Enumerate", RANGE)),))
+    subjects = [Subject(path, call(path, LIST3)) for path in ("x.SetIter", "x.ListIter", "x.Gone")]
+    planned = plan(scenario, subjects, describe)
+    assert [t.label for t in planned.trials] == ["x.ListIter", "x.SetIter"]
+    assert planned.trials[0].why == "also Iterator; fills tp_iternext; same module x"
+    session = FakeSession({"x.SetIter": CRASH, "x.ListIter": BROKEN})
+    measure(session, planned.trials, runs=2, max_runs=5, timeout_s=1.0, deadline=None)
+    broken, crashing = planned.trials
+    assert (broken.runs, broken.broken, broken.notes) == (
+        0,
+        True,
+        ["could not run: harness error: setup failed"],
+    )
+    assert (crashing.runs, crashing.crashes) == (5, 5)  # topped up in rounds of 2, capped at 5
+    assert session.ran == ["x.ListIter"] + ["x.SetIter"] * 5
+    variant = crashing.variant("elsewhere")
+    assert (variant.crashed, variant.rate.text, variant.bucket) == (
+        True,
+        "5/5 (100 %)",
+        crashing.bucket,
+    )
+    assert variant.note.endswith("another bucket")
+
+
+def test_measure_stops_at_the_deadline_and_says_so() -> None:
+    scenario = replace(shared_iterator(), shared=(SharedObject("obj", call("x.Enumerate", RANGE)),))
+    subjects = [Subject(path, call(path, LIST3)) for path in ("x.SetIter", "x.ListIter")]
+    planned = plan(scenario, subjects, describe)
+    measure(FakeSession({}), planned.trials, runs=2, max_runs=2, timeout_s=1.0, deadline=0.0)
+    assert [(t.runs, t.notes) for t in planned.trials] == [(0, ["not run: deadline"])] * 2
+    assert planned.trials[0].variant().note.endswith("not run: deadline")
+
+
+def test_plan_says_when_the_original_cannot_be_rebuilt() -> None:
+    scenario = replace(shared_iterator(), shared=(SharedObject("obj", call("x.Missing")),))
+    planned = plan(scenario, [], describe)
+    assert planned.trials == ()
+    assert planned.note == "the bucket's object cannot be rebuilt: TypeError: no"
