@@ -26,7 +26,7 @@ from threadstorm.scenario.simplicity import sort_key
 from threadstorm.store.records import BucketRecord, Rate
 from threadstorm.target.session import HarnessSession
 from threadstorm.triage.gdb import native_backtrace
-from threadstorm.variants.search import search_variants
+from threadstorm.variants.search import StoreRecorder, search_variants
 
 if TYPE_CHECKING:
     from threadstorm.campaign.runner import Campaign
@@ -156,6 +156,7 @@ class FollowUp:
                 runs=3,
                 timeout_s=timeout,
                 deadline=deadline,
+                on_finding=StoreRecorder(self.store, self.campaign.policy, key, self.lock),
             )
             with self.lock:
                 self.store.set_variants(key, variants)
