@@ -276,3 +276,9 @@ def test_a_run_still_making_progress_at_the_deadline_is_slow_not_hung() -> None:
 def test_a_run_standing_still_at_the_deadline_is_hung() -> None:
     outcome = classify(evidence(killed_by=9, timed_out=True))
     assert outcome.status is Status.HUNG
+
+
+def test_a_hang_that_happens_in_one_thread_too_is_not_a_finding() -> None:
+    outcome = classify(evidence(killed_by=9, timed_out=True, extra={"hangs_alone": True}))
+    assert outcome.status is Status.PASSED
+    assert "one thread" in outcome.reason

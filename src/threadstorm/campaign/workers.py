@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from threadstorm.campaign.hangs import confirm_hang
 from threadstorm.errors import HarnessError
 from threadstorm.generate.families import SubjectLike
 from threadstorm.scenario.model import Scenario
@@ -64,7 +65,8 @@ class Worker(threading.Thread):
 
     def _run(self, scenario: Scenario) -> Evidence:
         try:
-            return self.session.run(scenario, timeout=self.timeout_s, reuse=self.reuse)
+            evidence = self.session.run(scenario, timeout=self.timeout_s, reuse=self.reuse)
+            return confirm_hang(self.session, scenario, evidence)
         except HarnessError as error:
             detail = str(error)
             self.session.close()

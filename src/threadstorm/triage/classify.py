@@ -6,7 +6,9 @@ How a run ended is read in a fixed order, each step from a structured fact:
    could not be built (``setup_failed``): ``HARNESS_ERROR``, never a finding;
 2. the deadline passed (``timed_out``): ``HUNG`` when a thread stood still in one operation,
    but ``PASSED`` (reason "too slow") when every busy thread was still completing operations:
-   a scenario that grows its object without bound is slow by construction, not a finding;
+   a scenario that grows its object without bound is slow by construction, not a finding; and
+   ``PASSED`` too when the stuck thread's plan hangs on its own (``hangs_alone``, see
+   ``threadstorm.campaign.hangs``): an endless operation is not a concurrency hang;
 3. a ThreadSanitizer or AddressSanitizer report is in stderr: ``SANITIZER``;
 4. the child died of a fatal signal (SIGSEGV, SIGABRT, SIGBUS, SIGILL, SIGFPE, SIGTRAP):
    ``CRASHED``; SIGXCPU (the CPU-time limit) is a ``HUNG``; any other signal came from outside
@@ -164,6 +166,8 @@ def classify(evidence: Evidence) -> Outcome:
     facts = crash_facts(evidence)
     if evidence.timed_out and evidence.slow:
         return Outcome(Status.PASSED, "too slow: past the deadline but still making progress")
+    if evidence.timed_out and evidence.hangs_alone:
+        return Outcome(Status.PASSED, "never returns even in one thread: not a concurrency hang")
     if evidence.timed_out:
         return Outcome(Status.HUNG, "no result before the deadline", facts.to_json())
     if facts.sanitizer is not None:

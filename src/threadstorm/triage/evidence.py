@@ -56,6 +56,11 @@ class Evidence:
         return bool(self.extra.get("slow"))
 
     @property
+    def hangs_alone(self) -> bool:
+        """Timed out, and the stuck thread's plan hung in one thread too: not concurrent."""
+        return bool(self.extra.get("hangs_alone"))
+
+    @property
     def stderr_text(self) -> str:
         """Stderr decoded for parsing and display (undecodable bytes replaced)."""
         return self.stderr.decode("utf-8", "replace")
