@@ -16,6 +16,7 @@ from rich.console import Console
 from threadstorm.campaign.baseline import compare, load_baseline, save_baseline
 from threadstorm.cli.campaign_args import add_campaign_arguments, config_from_args, run_new_campaign
 from threadstorm.cli.cmd_repro import write_atomically
+from threadstorm.errors import UsageError
 from threadstorm.report.junit import render_junit
 from threadstorm.report.model import build_report
 from threadstorm.store.db import Store
@@ -42,6 +43,7 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     console = Console()
     known = load_baseline(args.baseline)
+    check_output_folders(args)
     with tempfile.TemporaryDirectory(prefix="threadstorm-check-") as scratch:
         out = args.out or str(Path(scratch) / "campaign")
         config = config_from_args(args, out)
@@ -67,3 +69,14 @@ def run(args: argparse.Namespace) -> int:
         return 1
     console.print("check passed: no new in-contract bucket")
     return 0
+
+
+def check_output_folders(args: argparse.Namespace) -> None:
+    """Refuse before the campaign, not after it, a file that could not be written at the end."""
+    wanted = [("--junit", args.junit)] if args.junit else []
+    if args.update_baseline:
+        wanted.append(("--baseline", args.baseline))
+    for option, path in wanted:
+        folder = path.parent if str(path.parent) else Path(".")
+        if not folder.is_dir():
+            raise UsageError(f"{option} {path}: folder {folder} does not exist; create it first")
