@@ -233,3 +233,19 @@ def test_check_rejects_a_bad_baseline(
     args = fuzz(python313d, tmp_path / "campaign")
     done = unchanged("check", *args[1:], "--baseline", str(baseline))
     assert_usage_error(done, str(baseline))
+
+
+@pytest.mark.parametrize("option", ["--junit", "--update-baseline"])
+def test_check_refuses_an_output_it_could_not_write_before_storming(
+    python313d: Path, unchanged: Command, tmp_path: Path, option: str
+) -> None:
+    missing = tmp_path / "no-such-folder"
+    baseline = tmp_path / "baseline.json"
+    args = fuzz(python313d, tmp_path / "campaign")[1:]
+    if option == "--junit":
+        args += ["--baseline", str(baseline), "--junit", str(missing / "check.xml")]
+    else:
+        args += ["--baseline", str(missing / "baseline.json"), "--update-baseline"]
+    done = unchanged("check", *args)
+    assert_usage_error(done, str(missing))
+    assert "runs in" not in done.stdout  # refused before any campaign ran
