@@ -9,18 +9,24 @@
   contract by default policy, reported apart).
 - ``hostile``: a container holding values whose ``__repr__``/``__eq__``/``__hash__``/``__del__``
   mutate that very container while other threads read and change it.
+- ``shared_argument``: several threads pass one shared object to module-level functions or
+  classes (``sorted(obj)``, ``collections.deque(obj)``) while another thread mutates it.
 
 A family turns (random generator, subject, pool) into a ``Scenario`` or None when the subject does
-not fit.  The random generator only chooses; the scenario it returns is the test case.
+not fit.  The random generator only chooses; the scenario it returns is the test case.  The
+shapes under the families (``storm``, ``touch``, ``reinit_with``, ``pass_around``) take explicit
+operations, so coverage-directed generation (``threadstorm.generate.targeting``) can aim the same
+races at members and functions nothing has exercised yet.
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
-from threadstorm.generate.pool import ValuePool
+from threadstorm.generate.pool import FunctionCall, ValuePool
 from threadstorm.scenario.model import (
     Call,
     Collection,
@@ -34,6 +40,8 @@ from threadstorm.scenario.model import (
 )
 
 SHARED = "obj"
+DATA_KINDS = ("getset", "member", "property", "attribute")
+MAX_THREADS = 6
 
 # Readers that apply to almost anything, as ``function`` operations on the shared object.
 GENERIC_READERS: tuple[tuple[str, int], ...] = (
@@ -51,6 +59,11 @@ GENERIC_READERS: tuple[tuple[str, int], ...] = (
 )
 
 READER_IMPORTS = ("copy", "operator", "pickle")
+
+# Generic readers that run an iterator to its end: on an endless one (``itertools.count()``,
+# ``repeat``, ``cycle``) they never return, and the hang would be ours, not the target's.  Shared
+# iterators are consumed by ``shared_iterator`` instead, one ``next`` at a time.
+CONSUMING_READERS = frozenset({"builtins.list", "builtins.sorted", "operator.contains"})
 
 
 class MemberLike(Protocol):
@@ -85,7 +98,27 @@ class SubjectLike(Protocol):
     def members(self) -> Sequence[MemberLike]: ...
 
 
+@dataclass(frozen=True)
+class ArgumentSubject:
+    """The shared argument of a ``shared_argument`` run when no surface subject describes it."""
+
+    type: str  # the argument's runtime type when the recipe says it (``builtins.int``), else ""
+    recipe: Recipe
+    iterable: bool = False
+    iterator: bool = False
+    accepts_iterable: bool = False
+    members: tuple[MemberLike, ...] = ()
+
+
 Family = Callable[[random.Random, SubjectLike, ValuePool], Scenario | None]
+
+
+@dataclass(frozen=True)
+class Pace:
+    """How often a scenario repeats: threads run their plans ``iterations`` times per round."""
+
+    iterations: int
+    rounds: int
 
 
 def _usable(subject: SubjectLike) -> list[MemberLike]:
@@ -93,30 +126,61 @@ def _usable(subject: SubjectLike) -> list[MemberLike]:
     return [member for member in subject.members if member.reachable]
 
 
+def is_data(member: MemberLike) -> bool:
+    """An attribute or descriptor, read with ``getattr`` rather than called."""
+    return member.kind in DATA_KINDS
+
+
+def is_init(member: MemberLike) -> bool:
+    """``__init__``: re-running it is a family of its own (``reinit``)."""
+    return member.kind == "init" or member.name == "__init__"
+
+
+def mutators_of(subject: SubjectLike) -> list[MemberLike]:
+    """Reachable methods that change the object (``__init__`` aside)."""
+    return [
+        m
+        for m in _usable(subject)
+        if m.role == "mutator" and not is_data(m) and not is_init(m) and m.kind != "staticmethod"
+    ]
+
+
 def module_of(path: str) -> str:
     """The importable module part of a dotted path (first component is enough to import)."""
     return path.split(".", 1)[0]
 
 
-def _imports(subject: SubjectLike) -> tuple[str, ...]:
-    return tuple(sorted({module_of(subject.type), *READER_IMPORTS}))
+def _imports(subject: SubjectLike, *paths: str) -> tuple[str, ...]:
+    named = {module_of(path) for path in (subject.type, *paths) if path}
+    return tuple(sorted(named | set(READER_IMPORTS)))
+
+
+def member_op(member: MemberLike, args: tuple[Recipe, ...] | None = None) -> Operation:
+    """An operation on the shared object: read ``member`` or call it with ``args`` (default:
+    its first known-good argument list)."""
+    if is_data(member):
+        return Operation("getattr", SHARED, member.name)
+    if args is None:
+        args = member.args[0] if member.args else ()
+    return Operation("method", SHARED, member.name, args)
 
 
 def _call_op(member: MemberLike, rng: random.Random, pool: ValuePool) -> Operation:
     """An operation calling ``member`` with one of its known-good argument lists."""
-    if member.kind in ("getset", "member", "property", "attribute"):
-        return Operation("getattr", SHARED, member.name)
+    if is_data(member):
+        return member_op(member)
     args: tuple[Recipe, ...] = rng.choice(member.args) if member.args else ()
     if args and rng.random() < 0.3:
         args = tuple(pool.value() for _ in args)  # same arity, other values
-    return Operation("method", SHARED, member.name, args)
+    return member_op(member, args)
 
 
 def _reader_op(subject: SubjectLike, rng: random.Random, pool: ValuePool) -> Operation:
-    readers = [m for m in _usable(subject) if m.role == "reader"]
+    readers = [m for m in _usable(subject) if m.role == "reader" and not is_init(m)]
     if readers and rng.random() < 0.5:
         return _call_op(rng.choice(readers), rng, pool)
-    name, arity = rng.choice(GENERIC_READERS)
+    generic = [r for r in GENERIC_READERS if not (subject.iterator and r[0] in CONSUMING_READERS)]
+    name, arity = rng.choice(generic)
     return Operation("function", SHARED, name, tuple(pool.value() for _ in range(arity)))
 
 
@@ -161,11 +225,132 @@ def _plans(
     return tuple(plans)
 
 
+def spread(ops: Sequence[Operation], per_thread: int) -> list[tuple[Operation, ...]]:
+    """``ops`` dealt into consecutive runs of at most ``per_thread`` (none when there are none)."""
+    size = max(1, per_thread)
+    return [tuple(ops[i : i + size]) for i in range(0, len(ops), size)]
+
+
+# --------------------------------------------------------------------------- shapes
+
+
+def storm(
+    subject: SubjectLike,
+    reads: Sequence[Operation],
+    writes: Sequence[Operation],
+    pace: Pace,
+    *,
+    per_thread: int = 3,
+    filler: Operation | None = None,
+) -> Scenario:
+    """Reader threads run ``reads`` and mutator threads ``writes`` on one fresh object.
+
+    Every operation runs in exactly one thread, at most ``per_thread`` to a thread, and at least
+    two threads always work on the object (``filler``, by default ``repr``, keeps a lone mutator
+    company; a lone reader thread is split or doubled).  With mutators it is a
+    ``readers_vs_mutators`` run, without them a ``lazy_first_touch`` one.
+    """
+    reader_plans = spread(reads, per_thread)
+    writer_plans = spread(writes, per_thread)
+    if len(reader_plans) + len(writer_plans) < 2:
+        if writer_plans:
+            reader_plans = [(filler or Operation("function", SHARED, "builtins.repr"),)]
+        elif len(reads) > 1:
+            half = (len(reads) + 1) // 2
+            reader_plans = [tuple(reads[:half]), tuple(reads[half:])]
+        else:
+            reader_plans = reader_plans * 2
+    plans = (reader_plans + writer_plans)[:MAX_THREADS]
+    paths = [op.name for plan in plans for op in plan if op.kind == "function"]
+    return Scenario(
+        family="readers_vs_mutators" if writer_plans else "lazy_first_touch",
+        imports=_imports(subject, *paths),
+        shared=(SharedObject(SHARED, subject.recipe, fresh=True),),
+        threads=tuple(ThreadPlan(ops) for ops in plans),
+        iterations=pace.iterations,
+        rounds=pace.rounds,
+    )
+
+
+def touch(subject: SubjectLike, ops: Sequence[Operation], threads: int, pace: Pace) -> Scenario:
+    """Every thread runs all of ``ops`` on a fresh object at the same moment."""
+    return Scenario(
+        family="lazy_first_touch",
+        imports=_imports(subject),
+        shared=(SharedObject(SHARED, subject.recipe, fresh=True),),
+        threads=tuple(ThreadPlan(tuple(ops)) for _ in range(max(2, threads))),
+        iterations=pace.iterations,
+        rounds=pace.rounds,
+    )
+
+
+def reinit_with(
+    subject: SubjectLike, args: tuple[Recipe, ...], reads: Sequence[Operation], pace: Pace
+) -> Scenario:
+    """One thread re-runs ``__init__(*args)`` while the others each run one of ``reads``."""
+    plans = [ThreadPlan((Operation("method", SHARED, "__init__", args),))]
+    plans += [ThreadPlan((op,)) for op in reads[: MAX_THREADS - 1]]
+    if len(plans) < 2:
+        plans.append(ThreadPlan((Operation("function", SHARED, "builtins.repr"),)))
+    return Scenario(
+        family="reinit",
+        imports=_imports(subject),
+        shared=(SharedObject(SHARED, subject.recipe, fresh=True),),
+        threads=tuple(plans),
+        iterations=pace.iterations,
+        rounds=pace.rounds,
+    )
+
+
+def pass_around(
+    argument: Recipe,
+    calls: Sequence[FunctionCall],
+    writes: Sequence[Operation],
+    pace: Pace,
+    *,
+    per_thread: int = 2,
+) -> Scenario:
+    """``shared_argument``: threads call functions with one shared object as first argument while
+    mutator threads change it; each call runs in one thread, and two threads at least."""
+    ops = [Operation("function", SHARED, call.name, call.args[1:]) for call in calls]
+    callers = spread(ops, per_thread)
+    if not writes and len(callers) < 2:  # two callers at least: halve the calls, or double one
+        half = (len(ops) + 1) // 2
+        callers = [tuple(ops[:half]), tuple(ops[half:])] if len(ops) > 1 else callers * 2
+    plans = callers + spread(writes, per_thread)
+    names = [call.name for call in calls]
+    return Scenario(
+        family="shared_argument",
+        imports=tuple(sorted({module_of(name) for name in names} | set(READER_IMPORTS))),
+        shared=(SharedObject(SHARED, argument, fresh=True),),
+        threads=tuple(ThreadPlan(plan) for plan in plans[:MAX_THREADS]),
+        iterations=pace.iterations,
+        rounds=pace.rounds,
+    )
+
+
+def call_together(path: str, threads: int, pace: Pace) -> Scenario:
+    """A function that takes no argument, shared as itself and called by every thread at once."""
+    return Scenario(
+        family="shared_argument",
+        imports=tuple(sorted({module_of(path), *READER_IMPORTS})),
+        shared=(SharedObject(SHARED, Ref(path)),),
+        threads=tuple(
+            ThreadPlan((Operation("method", SHARED, "__call__"),)) for _ in range(max(2, threads))
+        ),
+        iterations=pace.iterations,
+        rounds=pace.rounds,
+    )
+
+
+# --------------------------------------------------------------------------- families
+
+
 def readers_vs_mutators(
     rng: random.Random, subject: SubjectLike, pool: ValuePool
 ) -> Scenario | None:
     """Readers and mutators of one object, many iterations."""
-    mutators = [m for m in _usable(subject) if m.role == "mutator" and m.kind == "method"]
+    mutators = [m for m in mutators_of(subject) if m.kind == "method"]
     if not mutators:
         return None
     items = _items_for(subject, pool) if subject.accepts_iterable else ()
@@ -244,7 +429,7 @@ def shared_iterator(rng: random.Random, subject: SubjectLike, pool: ValuePool) -
 
 def reinit(rng: random.Random, subject: SubjectLike, pool: ValuePool) -> Scenario | None:
     """``__init__`` re-run on a live object while other threads read it."""
-    inits = [m for m in _usable(subject) if m.kind == "init" or m.name == "__init__"]
+    inits = [m for m in _usable(subject) if is_init(m)]
     if not inits:
         return None
     init = inits[0]
@@ -266,7 +451,7 @@ def hostile(rng: random.Random, subject: SubjectLike, pool: ValuePool) -> Scenar
     """A container of values whose dunders mutate the container, read and changed by threads."""
     if not subject.accepts_iterable:
         return None
-    mutators = [m for m in _usable(subject) if m.role == "mutator" and m.kind == "method"]
+    mutators = [m for m in mutators_of(subject) if m.kind == "method"]
     actions = tuple(m.name for m in mutators if not m.args or () in m.args)
     items = tuple(
         pool.hostile(SHARED, actions) if rng.random() < 0.5 else item
@@ -287,10 +472,42 @@ def hostile(rng: random.Random, subject: SubjectLike, pool: ValuePool) -> Scenar
     )
 
 
+def shared_argument(rng: random.Random, subject: SubjectLike, pool: ValuePool) -> Scenario | None:
+    """Functions of the surface called on one object of the subject's type while it changes.
+
+    The calls come from the pool's catalogue of known-good calls (``ValuePool.calls``) whose first
+    argument has the subject's type; the object is that argument, sometimes made longer, and the
+    subject's mutators change it.
+    """
+    groups = pool.calls_taking(subject.type)
+    if not groups:
+        return None
+    argument, calls = groups[rng.randrange(len(groups))]
+    chosen = rng.sample(calls, k=min(len(calls), rng.randint(2, 4)))
+    mutators = mutators_of(subject)
+    count = rng.randint(1, 2) if mutators else 0
+    writes = [_call_op(rng.choice(mutators), rng, pool) for _ in range(count)]
+    return pass_around(
+        longer(argument, rng.choice((50, 200))) if rng.random() < 0.5 else argument,
+        chosen,
+        writes,
+        Pace(rng.choice((20, 50, 100)), rng.choice((2, 5))),
+    )
+
+
+def longer(recipe: Recipe, length: int) -> Recipe:
+    """A list or set recipe of small ints made ``length`` long (same type); others unchanged."""
+    if length and isinstance(recipe, Collection) and recipe.kind in ("list", "set"):
+        many = Call(Ref("builtins.range"), (Lit(length),))
+        return Call(Ref(f"builtins.{recipe.kind}"), (many,))
+    return recipe
+
+
 FAMILIES: dict[str, Family] = {
     "readers_vs_mutators": readers_vs_mutators,
     "lazy_first_touch": lazy_first_touch,
     "shared_iterator": shared_iterator,
     "reinit": reinit,
     "hostile": hostile,
+    "shared_argument": shared_argument,
 }

@@ -5,6 +5,12 @@ start equal; when a run yields a new bucket or an outcome not seen before for th
 type), both the family's and the type's weight grow, so the campaign spends its time where the
 target is weak.  Weights never fall below their start, so nothing is starved, and they are
 reported as they stand.
+
+With the campaign's coverage attached (``attach_coverage``), a share of the draws
+(``TARGET_SHARE``) aims at items of the surface nothing has exercised yet
+(``threadstorm.generate.targeting``): short runs packed with unexercised members or calls.  The
+rest are the families' long, repetitive runs, which is where races are found.  Given the same seed
+and the same sequence of feedback and coverage, the draws are the same.
 """
 
 from __future__ import annotations
@@ -14,12 +20,14 @@ from collections.abc import Sequence
 
 from threadstorm.generate.families import FAMILIES, Family, SubjectLike
 from threadstorm.generate.pool import ValuePool
+from threadstorm.generate.targeting import CoverageSource, Targets
 from threadstorm.scenario.model import Scenario
 
 NEW_BUCKET_BOOST = 4.0
 NEW_OUTCOME_BOOST = 1.25
 MAX_WEIGHT = 50.0
 MAX_TRIES = 50
+TARGET_SHARE = 0.7  # of the draws, while some item is still worth aiming at
 
 
 class Generator:
@@ -47,13 +55,26 @@ class Generator:
         }
         self.seen_outcomes: set[tuple[str, str, str]] = set()
         self.subject_of: dict[int, str] = {}
+        self.coverage: CoverageSource | None = None
+        self.targets: Targets | None = None
+        self.coverage_mark = 0
+        self.target_share = TARGET_SHARE
+
+    def attach_coverage(self, coverage: CoverageSource) -> None:
+        """Aim part of the draws at the items ``coverage`` has not seen exercised yet."""
+        self.coverage = coverage
+        self.targets = Targets(coverage.surface, list(self.families), self.pool)
 
     def draw(self) -> tuple[Scenario, SubjectLike]:
         """The next scenario and the subject it storms.
 
-        A type is drawn by weight, then one of its subjects, then the families are tried in a
-        weighted random order until one applies to that subject.
+        With coverage attached, ``target_share`` of the draws aim at an unexercised item.
+        Otherwise a type is drawn by weight, then one of its subjects, then the families are
+        tried in a weighted random order until one applies to that subject.
         """
+        targeted = self._targeted()
+        if targeted is not None:
+            return targeted
         for _ in range(MAX_TRIES):
             type_name = self._choose(self.type_weights)
             subject = self.rng.choice(self.by_type[type_name])
@@ -62,6 +83,16 @@ class Generator:
                 if scenario is not None:
                     return scenario.validate(), subject
         raise ValueError("no scenario family applies to any subject of the surface")
+
+    def _targeted(self) -> tuple[Scenario, SubjectLike] | None:
+        if self.targets is None or self.coverage is None:
+            return None
+        self.coverage_mark, names = self.coverage.exercised_since(self.coverage_mark)
+        self.targets.note(names)
+        if self.rng.random() >= self.target_share:
+            return None
+        drawn = self.targets.draw(self.rng, self.pool)
+        return None if drawn is None else (drawn[0].validate(), drawn[1])
 
     def feedback(self, family: str, type_name: str, outcome: str, new_bucket: bool) -> None:
         """Learn from one run: reward what found something new, note what could not be built.
@@ -85,10 +116,13 @@ class Generator:
 
     def weights(self) -> dict[str, dict[str, float]]:
         """The current weights, for the report."""
-        return {
+        weights = {
             "families": dict(sorted(self.family_weights.items())),
             "types": dict(sorted(self.type_weights.items(), key=lambda kv: (-kv[1], kv[0]))),
         }
+        if self.targets is not None:
+            weights["targeting"] = {"share": self.target_share, **self.targets.stats()}
+        return weights
 
     def _choose(self, weights: dict[str, float]) -> str:
         names = list(weights)

@@ -8,6 +8,7 @@ harness.  Every entry is a recipe, so whatever is drawn can be stored, minimised
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 
 from threadstorm.scenario.model import (
     HOSTILE_DUNDERS,
@@ -73,6 +74,18 @@ TYPING: tuple[Recipe, ...] = (
     Make("fresh_class", (("name", "Fresh"),)),
 )
 
+
+@dataclass(frozen=True)
+class FunctionCall:
+    """A call of a module-level function or class that returned in discovery: ``name(*args)``.
+
+    ``args[0]`` is the argument a ``shared_argument`` run shares between threads.
+    """
+
+    name: str
+    args: tuple[Recipe, ...]
+
+
 # Actions a hostile value may take on the container that holds it (no arguments needed).
 HOSTILE_ACTIONS = ("clear", "pop", "popitem", "reverse", "sort", "popleft")
 
@@ -85,6 +98,19 @@ class ValuePool:
         self.typing_weight = typing_weight
         # Types whose constructor refused pool values: fill them with their own known items.
         self.strict_types: set[str] = set()
+        # Known-good calls by the type of their first argument, grouped by that argument.
+        self.calls: dict[str, dict[Recipe, list[FunctionCall]]] = {}
+
+    def add_call(self, argument_type: str, call: FunctionCall) -> None:
+        """Catalogue a known-good call whose first argument is of type ``argument_type``."""
+        if call.args:
+            group = self.calls.setdefault(argument_type, {}).setdefault(call.args[0], [])
+            if call not in group:
+                group.append(call)
+
+    def calls_taking(self, type_name: str) -> list[tuple[Recipe, list[FunctionCall]]]:
+        """``(argument, calls)`` groups whose shared first argument has type ``type_name``."""
+        return list(self.calls.get(type_name, {}).items())
 
     def value(self) -> Recipe:
         """Any one value: scalar, object or typing construct."""
