@@ -12,7 +12,14 @@ from threadstorm.generate.families import ArgumentSubject
 from threadstorm.generate.generator import Generator
 from threadstorm.generate.pool import FunctionCall, ValuePool
 from threadstorm.generate.surface import Surface
-from threadstorm.generate.targeting import MAX_ATTEMPTS, SECOND_CHANCE, Targets, recipe_type
+from threadstorm.generate.targeting import (
+    MAX_ATTEMPTS,
+    SECOND_CHANCE,
+    WAY_TRIES,
+    Targets,
+    recipe_type,
+    step_of,
+)
 from threadstorm.scenario.codec import recipe_to_json, scenario_to_json
 from threadstorm.scenario.model import (
     BytesLit,
@@ -212,6 +219,13 @@ def test_tries_use_each_known_argument_list_then_second_chances(surface: Surface
     assert tried == [(Lit("nope"),), (Lit(0),), *((value,) for value in SECOND_CHANCE[:3])]
     targets.attempts["toy.Box.find"] = 2 + len(SECOND_CHANCE)
     assert targets._args(box, find, "toy.Box.find") == (Lit(1),)  # then the box's own items
+
+
+def test_calls_change_each_try_and_members_stay_on_a_subject_a_while(surface: Surface) -> None:
+    targets = Targets(surface, ALL_FAMILIES, ValuePool(random.Random(0)))
+    assert step_of(targets.ways["toy.total"]) == 1
+    assert step_of(targets.ways["toy.Box"]) == 1
+    assert step_of(targets.ways["toy.Box.find"]) == WAY_TRIES
 
 
 def test_items_are_given_up_after_max_attempts(surface: Surface) -> None:

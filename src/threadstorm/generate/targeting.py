@@ -55,6 +55,7 @@ from threadstorm.scenario.model import (
 )
 
 MAX_ATTEMPTS = 6  # tries of one item (each with its next argument list) before giving up on it
+WAY_TRIES = 2  # tries on one way (subject or call) before the next: non-empty subjects come first
 PACK = 9  # operations on one object in one targeted run, at most
 PACK_CALLS = 6  # calls sharing one argument in one targeted run, at most
 PER_THREAD = 3  # operations one thread of a targeted run runs in turn
@@ -112,6 +113,12 @@ def function_calls(item: Item) -> list[FunctionCall]:
     if not calls and () in item.args:
         calls = [FunctionCall(item.name, ())]
     return calls
+
+
+def step_of(ways: Sequence[Way]) -> int:
+    """Tries per way: a call carries one argument list, so the next try takes the next call; a
+    member is tried ``WAY_TRIES`` times on one subject (with its next argument lists) first."""
+    return 1 if any(way.call is not None for way in ways) else WAY_TRIES
 
 
 class Targets:
@@ -222,7 +229,7 @@ class Targets:
         name = rng.choice([n for n in live if self.attempts.get(n, 0) == fewest])
         ways = self.ways[name]
         tries = self.attempts.get(name, 0)
-        way = ways[tries % len(ways)]  # each try the next way, the next argument list
+        way = ways[(tries // step_of(ways)) % len(ways)]
         drawn = self._build(rng, pool, way)
         # A try counts even when no scenario fits: nothing is aimed at forever.  A member's
         # aliases (``types.FunctionType.__call__``, ``builtins.function.__call__``) go together.
