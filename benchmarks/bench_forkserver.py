@@ -19,7 +19,14 @@ import time
 from pathlib import Path
 
 from threadstorm.scenario.codec import dumps
-from threadstorm.scenario.model import Collection, Lit, Operation, Scenario, SharedObject, ThreadPlan
+from threadstorm.scenario.model import (
+    Collection,
+    Lit,
+    Operation,
+    Scenario,
+    SharedObject,
+    ThreadPlan,
+)
 from threadstorm.target.interpreter import discover
 from threadstorm.target.session import HarnessSession, ship_harness, target_environment
 
@@ -36,7 +43,9 @@ def small_scenario() -> Scenario:
     """Four threads, ten repr calls each on a two-item list."""
     return Scenario(
         shared=(SharedObject("obj", Collection("list", (Lit(1), Lit(2)))),),
-        threads=tuple(ThreadPlan((Operation("function", "obj", "builtins.repr"),)) for _ in range(4)),
+        threads=tuple(
+            ThreadPlan((Operation("function", "obj", "builtins.repr"),)) for _ in range(4)
+        ),
         iterations=10,
     ).validate()
 
@@ -58,7 +67,16 @@ def fresh_process_rate(python: Path, scenario: Scenario, seconds: float) -> floa
     with tempfile.TemporaryDirectory() as folder:
         ship = ship_harness(Path(folder) / "ship")
         env = target_environment(interpreter, Path(folder))
-        command = [str(python), "-X", "faulthandler", "-s", "-c", ONE_SHOT, str(ship), dumps(scenario)]
+        command = [
+            str(python),
+            "-X",
+            "faulthandler",
+            "-s",
+            "-c",
+            ONE_SHOT,
+            str(ship),
+            dumps(scenario),
+        ]
         subprocess.run(command, env=env, check=True)
         runs, started = 0, time.monotonic()
         while time.monotonic() - started < seconds:

@@ -14,22 +14,24 @@ import pytest
 
 CACHE = Path(os.environ.get("THREADSTORM_CACHE", Path.home() / ".cache" / "threadstorm"))
 
+BUILD = "threadstorm build-python --source"
+SOURCES = "../shared/cpython"
 TARGETS = {
     # fixture name: (environment variable, default path in the build cache, how to build it)
     "python313d": (
         "THREADSTORM_PY313D",
         CACHE / "pythons/cpython-3.13.5-debug/install/bin/python3.13td",
-        "threadstorm build-python --source ../shared/cpython/python3.13_3.13.5.orig.tar.xz --flavour debug",
+        f"{BUILD} {SOURCES}/python3.13_3.13.5.orig.tar.xz --flavour debug",
     ),
     "python314": (
         "THREADSTORM_PY314",
         CACHE / "pythons/cpython-3.14.7-release/install/bin/python3.14t",
-        "threadstorm build-python --source ../shared/cpython/python3.14_3.14.7.orig.tar.xz --flavour release",
+        f"{BUILD} {SOURCES}/python3.14_3.14.7.orig.tar.xz --flavour release",
     ),
     "python314d": (
         "THREADSTORM_PY314D",
         CACHE / "pythons/cpython-3.14.7-debug/install/bin/python3.14td",
-        "threadstorm build-python --source ../shared/cpython/python3.14_3.14.7.orig.tar.xz --flavour debug",
+        f"{BUILD} {SOURCES}/python3.14_3.14.7.orig.tar.xz --flavour debug",
     ),
 }
 

@@ -34,7 +34,9 @@ def iterator_scenario() -> Scenario:
                 fresh=True,
             ),
         ),
-        threads=tuple(ThreadPlan((Operation("function", "obj", "builtins.next"),)) for _ in range(2)),
+        threads=tuple(
+            ThreadPlan((Operation("function", "obj", "builtins.next"),)) for _ in range(2)
+        ),
         iterations=20,
         rounds=200,
     ).validate()

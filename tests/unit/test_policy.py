@@ -27,23 +27,33 @@ from threadstorm.scenario.model import (
 
 def scenario(*ops: Operation, recipe: object = None) -> Scenario:
     return Scenario(
-        shared=(SharedObject("obj", recipe or Call(Ref("builtins.classmethod"), (Ref("builtins.len"),))),),  # type: ignore[arg-type]
+        shared=(
+            SharedObject(
+                "obj", recipe or Call(Ref("builtins.classmethod"), (Ref("builtins.len"),))
+            ),
+        ),  # type: ignore[arg-type]
         threads=tuple(ThreadPlan((op,)) for op in ops),
     ).validate()
 
 
 def test_concurrent_init_is_outside_the_default_contract() -> None:
     label, reason = default_policy().label(
-        scenario(Operation("method", "obj", "__init__", (Ref("builtins.len"),)),
-                 Operation("function", "obj", "builtins.repr"))
+        scenario(
+            Operation("method", "obj", "__init__", (Ref("builtins.len"),)),
+            Operation("function", "obj", "builtins.repr"),
+        )
     )
     assert label == OUTSIDE_CONTRACT
     assert "__init__" in reason
 
 
 def test_gc_get_objects_is_outside_the_default_contract() -> None:
-    recipe = Call(Ref("builtins.next"), (Call(Ref("builtins.iter"), (Call(Ref("gc.get_objects")),)),))
-    label, _ = default_policy().label(scenario(Operation("function", "obj", "builtins.repr"), recipe=recipe))
+    recipe = Call(
+        Ref("builtins.next"), (Call(Ref("builtins.iter"), (Call(Ref("gc.get_objects")),)),)
+    )
+    label, _ = default_policy().label(
+        scenario(Operation("function", "obj", "builtins.repr"), recipe=recipe)
+    )
     assert label == OUTSIDE_CONTRACT
 
 
@@ -58,8 +68,11 @@ def test_user_policy_by_family(tmp_path: Path) -> None:
     path = tmp_path / "policy.toml"
     path.write_text('[[unsupported]]\nname = "no hostile"\nreason = "ours"\nfamily = "hostile"\n')
     policy = load_policy(path)
-    hostile = Scenario(family="hostile", shared=(SharedObject("obj", Lit(1)),),
-                       threads=(ThreadPlan((Operation("function", "obj", "builtins.repr"),)),))
+    hostile = Scenario(
+        family="hostile",
+        shared=(SharedObject("obj", Lit(1)),),
+        threads=(ThreadPlan((Operation("function", "obj", "builtins.repr"),)),),
+    )
     assert policy.label(hostile)[0] == OUTSIDE_CONTRACT
     assert policy.label(scenario(Operation("method", "obj", "__init__")))[0] == IN_CONTRACT
 

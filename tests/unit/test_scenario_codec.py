@@ -32,13 +32,21 @@ def sample() -> Scenario:
             SharedObject("base", Collection("list", (Lit(1), BytesLit(b"\x00\xff"))), fresh=False),
             SharedObject(
                 "obj",
-                Call(Ref("builtins.list"), (Collection("tuple", (Make("big_union", (("size", 4),)), Shared("base"))),)),
+                Call(
+                    Ref("builtins.list"),
+                    (Collection("tuple", (Make("big_union", (("size", 4),)), Shared("base"))),),
+                ),
                 fresh=True,
             ),
         ),
         threads=(
             ThreadPlan((Operation("function", "obj", "builtins.repr"),)),
-            ThreadPlan((Operation("method", "obj", "append", (Lit(2**80),)), Operation("method", "obj", "pop"))),
+            ThreadPlan(
+                (
+                    Operation("method", "obj", "append", (Lit(2**80),)),
+                    Operation("method", "obj", "pop"),
+                )
+            ),
         ),
         iterations=7,
         rounds=3,

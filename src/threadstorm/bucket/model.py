@@ -33,10 +33,19 @@ class Signature:
         return f"{self.kind}: {' | '.join(self.parts)}"[:200]
 
     def to_json(self) -> dict[str, object]:
-        return {"version": self.version, "kind": self.kind, "parts": list(self.parts), "key": self.key}
+        return {
+            "version": self.version,
+            "kind": self.kind,
+            "parts": list(self.parts),
+            "key": self.key,
+        }
 
     @classmethod
     def from_json(cls, doc: dict[str, object]) -> Signature:
         parts = doc.get("parts", [])
         assert isinstance(parts, list)
-        return cls(kind=str(doc["kind"]), parts=tuple(str(p) for p in parts), version=int(str(doc.get("version", SIGNATURE_VERSION))))
+        return cls(
+            kind=str(doc["kind"]),
+            parts=tuple(str(p) for p in parts),
+            version=int(str(doc.get("version", SIGNATURE_VERSION))),
+        )

@@ -74,11 +74,12 @@ version whenever a rule below changes, because stored bucket keys depend on them
    types from the child's ``setup`` message; a thread that had not started or had finished
    adds nothing.  When the dump names the faulting thread and the child announced which thread
    id runs which plan (its ``threads`` message), only the faulting thread's operation counts:
-   what the other threads happened to be doing at that instant is timing, not identity.  Shared objects are named by type so that the same bug reached from two
-   scenarios that call their objects differently is one bucket, and a builtin that only calls
-   a special method is written as that method (``next(it)`` is ``it.__next__()``,
-   ``repr(x)`` is ``x.__repr__()``; see ``DUNDER_BUILTINS``; ``str(x)`` is ``x.__repr__()`` when
-   the child reports that the object's type does not define ``__str__``).
+   what the other threads happened to be doing at that instant is timing, not identity.
+   Shared objects are named by type so that the same bug reached from two scenarios that call
+   their objects differently is one bucket, and a builtin that only calls a special method is
+   written as that method (``next(it)`` is ``it.__next__()``, ``repr(x)`` is ``x.__repr__()``;
+   see ``DUNDER_BUILTINS``; ``str(x)`` is ``x.__repr__()`` when the child reports that the
+   object's type does not define ``__str__``).
 
 4. **Hangs** are kind ``hang`` with the in-flight operations and types of rule 3.
 

@@ -34,9 +34,9 @@ class Rule:
         if self.field == "family":
             return fnmatch.fnmatchcase(scenario.family, self.pattern)
         if self.field == "operation":
-            names = (op.name.rpartition(".")[2] for op in scenario.operations())
+            names = [op.name.rpartition(".")[2] for op in scenario.operations()]
         else:
-            names = iter(references(scenario))
+            names = references(scenario)
         return any(fnmatch.fnmatchcase(name, self.pattern) for name in names)
 
 

@@ -10,6 +10,7 @@ changes outside that folder.  Standard library only.
 
 from __future__ import annotations
 
+import contextlib
 import faulthandler
 import os
 import resource
@@ -105,12 +106,10 @@ def limit_resources(limits: dict[str, int]) -> None:
         kind = table.get(name)
         if kind is None or (value <= 0 and name != "core_size"):
             continue
-        if value < 0:
-            value = resource.RLIM_INFINITY
-        try:
-            resource.setrlimit(kind, (value, value))
-        except (ValueError, OSError):
-            pass  # a hard limit below ours already confines more
+        limit = resource.RLIM_INFINITY if value < 0 else value
+        # A hard limit below ours already confines more: keep it.
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(kind, (limit, limit))
     renew_cpu_allowance(limits)
 
 
@@ -124,10 +123,8 @@ def renew_cpu_allowance(limits: dict[str, int]) -> None:
     soft = int(usage.ru_utime + usage.ru_stime) + allowance
     if hard != resource.RLIM_INFINITY:
         soft = min(soft, hard)
-    try:
+    with contextlib.suppress(ValueError, OSError):
         resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
-    except (ValueError, OSError):
-        pass
 
 
 def confine_child(folder: str, limits: dict[str, int], err_w: int) -> None:
@@ -164,9 +161,8 @@ def install_guard(folder: str) -> None:
             paths = [arg for arg in args[:2] if isinstance(arg, (str, bytes, os.PathLike))]
             if not paths or not all(inside(path) for path in paths):
                 raise SandboxViolation(f"threadstorm sandbox refuses {event} outside its folder")
-        elif event == "open" and args and _opens_for_writing(args):
-            if not inside(args[0]):
-                raise SandboxViolation("threadstorm sandbox refuses writing outside its folder")
+        elif event == "open" and args and _opens_for_writing(args) and not inside(args[0]):
+            raise SandboxViolation("threadstorm sandbox refuses writing outside its folder")
 
     sys.addaudithook(guard)
 
@@ -176,9 +172,9 @@ def _opens_for_writing(args: tuple[Any, ...]) -> bool:
     flags = args[2] if len(args) > 2 else 0
     if isinstance(mode, str) and any(ch in mode for ch in "wax+"):
         return True
-    if isinstance(flags, int) and flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC):
-        return True
-    return False
+    return bool(
+        isinstance(flags, int) and flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC)
+    )
 
 
 def isolate_network() -> bool:

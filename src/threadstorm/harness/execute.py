@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import sys
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from threadstorm.harness.values import HostileError, build, resolve
 from threadstorm.scenario.model import Operation, Scenario
@@ -84,7 +85,9 @@ def run_scenario(
             "event": "setup",
             "types": describe_types(namespace),
             "str_is_repr": sorted(
-                name for name, value in namespace.items() if type(value).__str__ is object.__str__
+                name
+                for name, value in namespace.items()
+                if getattr(type(value), "__str__", None) is object.__str__
             ),
         }
     )

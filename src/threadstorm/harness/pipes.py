@@ -8,6 +8,7 @@ thread's stack (SIGUSR1, handled by faulthandler) and then killed.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import selectors
 import signal
@@ -128,7 +129,5 @@ def append_capped(buffer: bytearray, chunk: bytes) -> None:
 
 def send_signal(pid: int, signum: int) -> None:
     """Signal our own child, ignoring one that is already gone."""
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signum)
-    except ProcessLookupError:
-        pass

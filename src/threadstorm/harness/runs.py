@@ -10,6 +10,7 @@ messages up to its end, the stderr written meanwhile, which operation each threa
 
 from __future__ import annotations
 
+import contextlib
 import mmap
 import os
 import shutil
@@ -67,9 +68,14 @@ class RunServer:
         if last:
             os.close(child.request_w)  # the child leaves after this scenario
             child.request_w = -1
-        got = collect(child.pid, child.result_r, child.err_r,
-                      started + float(request.get("timeout", 10.0)), until_done=not last,
-                      stuck=lambda: self.stuck(scenario.thread_count))
+        got = collect(
+            child.pid,
+            child.result_r,
+            child.err_r,
+            started + float(request.get("timeout", 10.0)),
+            until_done=not last,
+            stuck=lambda: self.stuck(scenario.thread_count),
+        )
         status = self._finish(child) if got.closed else 0
         return {
             "event": "result",
@@ -87,7 +93,9 @@ class RunServer:
 
     def read_marks(self, threads: int) -> list[int | None]:
         """Which operation each thread was in when the run ended (None: not started or done)."""
-        return [None if self.marks[t] == 255 else self.marks[t] for t in range(min(threads, MARK_SLOTS))]
+        return [
+            None if self.marks[t] == 255 else self.marks[t] for t in range(min(threads, MARK_SLOTS))
+        ]
 
     def stuck(self, threads: int) -> bool:
         """Whether no busy thread completed an operation during ``PROGRESS_WINDOW_S``.
@@ -101,7 +109,7 @@ class RunServer:
         before = self.marks[COUNTERS : COUNTERS + count]
         time.sleep(PROGRESS_WINDOW_S)
         after = self.marks[COUNTERS : COUNTERS + count]
-        moved = [x != y for x, y in zip(before, after)]
+        moved = [x != y for x, y in zip(before, after, strict=False)]
         return not any(moved)
 
     def close(self) -> None:
@@ -182,10 +190,8 @@ def child_main(
                 except Exception:  # noqa: BLE001 - setup failed: reported, never a finding
                     announce({"event": "setup_failed", "error": traceback.format_exc()})
     except BaseException:  # noqa: BLE001 - confinement failed: tell the server, then leave
-        try:
+        with contextlib.suppress(OSError):
             write_all(result_w, encode({"event": "setup_failed", "error": traceback.format_exc()}))
-        except OSError:
-            pass
         code = 3
     finally:
         os._exit(code)

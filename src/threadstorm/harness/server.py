@@ -56,12 +56,10 @@ def main(argv: list[str]) -> None:
     write_all(reply_fd, encode({"event": "ready", **facts}))
     runs = RunServer(sandbox)
     marks = mmap.mmap(-1, MARK_SLOTS)
-    counter = 0
-    for line in sys.stdin.buffer:
+    for counter, line in enumerate(sys.stdin.buffer, start=1):
         request = decode(line)
         if request.get("op") == "quit":
             break
-        counter += 1
         try:
             if request.get("op") == "surface":
                 reply = serve_surface(request, sandbox, marks, counter)
@@ -70,7 +68,11 @@ def main(argv: list[str]) -> None:
             else:
                 reply = runs.serve(request)
         except Exception:  # noqa: BLE001 - our own failure: reported, never a finding
-            reply = {"event": "harness_error", "id": request.get("id"), "error": traceback.format_exc()}
+            reply = {
+                "event": "harness_error",
+                "id": request.get("id"),
+                "error": traceback.format_exc(),
+            }
         write_all(reply_fd, encode(reply))
     runs.close()
 

@@ -32,7 +32,7 @@ class HostileError(Exception):
     """Raised on purpose by hostile values; never counted as a finding."""
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def resolve(path: str) -> Any:
     """The object at a dotted path, importing the longest module prefix that exists.
 
@@ -72,8 +72,10 @@ def build(recipe: Recipe, namespace: dict[str, Any]) -> Any:
     if isinstance(recipe, Collection):
         items = [build(item, namespace) for item in recipe.items]
         if recipe.kind == "dict":
-            return dict(zip(items[::2], items[1::2]))
-        return {"list": list, "tuple": tuple, "set": set, "frozenset": frozenset}[recipe.kind](items)
+            return dict(zip(items[::2], items[1::2], strict=False))
+        return {"list": list, "tuple": tuple, "set": set, "frozenset": frozenset}[recipe.kind](
+            items
+        )
     if isinstance(recipe, Call):
         func = build(recipe.func, namespace)
         args = [build(arg, namespace) for arg in recipe.args]
@@ -151,7 +153,7 @@ def hostile(dunder: str, action: str, target: str, namespace: dict[str, Any]) ->
     def meddle(self: Any, *args: Any) -> Any:
         victim = namespace.get(target)
         if victim is not None:
-            try:
+            try:  # noqa: SIM105 - copied into reproducers as is: plain syntax, no imports
                 getattr(victim, action)()
             except Exception:  # noqa: BLE001 - the mutation is the point; its errors are not
                 pass
@@ -159,5 +161,5 @@ def hostile(dunder: str, action: str, target: str, namespace: dict[str, Any]) ->
 
     cls = type(f"Hostile{dunder.strip('_').title()}", (), {dunder: meddle})
     if dunder == "__eq__":
-        cls.__hash__ = object.__hash__  # type: ignore[method-assign]
+        cls.__hash__ = object.__hash__  # type: ignore[method-assign,assignment]
     return cls()

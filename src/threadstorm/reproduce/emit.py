@@ -79,7 +79,7 @@ class _Renderer:
     def collection(self, recipe: Collection) -> str:
         items = [self.recipe(item) for item in recipe.items]
         if recipe.kind == "dict":
-            pairs = ", ".join(f"{k}: {v}" for k, v in zip(items[::2], items[1::2]))
+            pairs = ", ".join(f"{k}: {v}" for k, v in zip(items[::2], items[1::2], strict=False))
             return "{" + pairs + "}"
         if len(items) > 3 and len(set(items)) == 1:
             inner = f"[{items[0]} for _ in range({len(items)})]"
@@ -187,7 +187,8 @@ def render(scenario: Scenario, header: Header, time_limit: float = 60.0) -> str:
             renderer.imports.add(module)
     lines = [_docstring(scenario, header, time_limit)]
     modules = sorted(
-        {"faulthandler", "functools", "threading", "time", "types", *renderer.imports} - {"builtins"}
+        {"faulthandler", "functools", "threading", "time", "types", *renderer.imports}
+        - {"builtins"}
     )
     lines += [f"import {', '.join(modules)}", ""]
     lines += [block + "\n" for block in renderer.helpers]
@@ -199,7 +200,12 @@ def render(scenario: Scenario, header: Header, time_limit: float = 60.0) -> str:
     if len(one_line) <= MAX_LINE:
         lines += ["# one list of operations per thread, bound each round", one_line, ""]
     else:
-        lines += ["PLANS = [  # one list of operations per thread, bound each round", *plans, "]", ""]
+        lines += [
+            "PLANS = [  # one list of operations per thread, bound each round",
+            *plans,
+            "]",
+            "",
+        ]
     lines += _skeleton(scenario, bool(setup), bool(rebuild), time_limit)
     return "\n".join(lines) + "\n"
 
@@ -223,7 +229,9 @@ def _docstring(scenario: Scenario, header: Header, time_limit: float) -> str:
     )
 
 
-def _skeleton(scenario: Scenario, has_setup: bool, has_rebuild: bool, time_limit: float) -> list[str]:
+def _skeleton(
+    scenario: Scenario, has_setup: bool, has_rebuild: bool, time_limit: float
+) -> list[str]:
     action = f", action=lambda: rebuild({STATE})" if has_rebuild else ""
     return [
         "def worker(plan, s, barrier):",
@@ -240,7 +248,8 @@ def _skeleton(scenario: Scenario, has_setup: bool, has_rebuild: bool, time_limit
         f"    {STATE} = types.SimpleNamespace()",
         *([f"    setup({STATE})"] if has_setup else []),
         f"    barrier = threading.Barrier(len(PLANS){action})",
-        f"    threads = [threading.Thread(target=worker, args=(p, {STATE}, barrier)) for p in PLANS]",
+        f"    threads = [threading.Thread(target=worker, args=(p, {STATE}, barrier))"
+        " for p in PLANS]",
         "    for t in threads: t.start()",
         "    for t in threads: t.join()",
         f'print("no crash within {time_limit:g} s")',

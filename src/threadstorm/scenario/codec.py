@@ -161,7 +161,9 @@ def _shared_from_json(doc: Any) -> SharedObject:
     if not isinstance(doc, dict):
         raise ScenarioError("each shared object must be an object with 'name' and 'recipe'")
     return SharedObject(
-        name=_text(doc, "name"), recipe=recipe_from_json(doc["recipe"]), fresh=bool(doc.get("fresh"))
+        name=_text(doc, "name"),
+        recipe=recipe_from_json(doc["recipe"]),
+        fresh=bool(doc.get("fresh")),
     )
 
 

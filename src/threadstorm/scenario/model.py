@@ -13,7 +13,7 @@ This module belongs to the standard-library-only zone: it is shipped into the ta
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
+from typing import TypeAlias
 
 SCHEMA_VERSION = 1
 
@@ -29,7 +29,7 @@ class ScenarioError(ValueError):
 class Lit:
     """A JSON literal: None, bool, int (any size), float or str."""
 
-    value: None | bool | int | float | str
+    value: bool | int | float | str | None
 
 
 @dataclass(frozen=True)
@@ -87,7 +87,7 @@ class Make:
         return dict(self.params).get(name, default)
 
 
-Recipe = Union[Lit, BytesLit, Ref, Shared, Collection, Call, Make]
+Recipe: TypeAlias = Lit | BytesLit | Ref | Shared | Collection | Call | Make
 
 COLLECTION_KINDS = ("list", "tuple", "set", "frozenset", "dict")
 

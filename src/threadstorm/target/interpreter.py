@@ -53,6 +53,7 @@ def discover(path_text: str | os.PathLike[str]) -> Interpreter:
         done = subprocess.run(
             [str(path), "-c", PRE_PROBE],
             capture_output=True,
+            check=False,
             timeout=60,
             env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
             stdin=subprocess.DEVNULL,

@@ -9,6 +9,7 @@ it started.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -108,8 +109,18 @@ class HarnessSession:
         log = open(self._folder / "server.stderr", "wb")  # noqa: SIM115 - lives with the process
         try:
             self._process = subprocess.Popen(
-                [str(self.interpreter.path), "-X", "faulthandler", "-s", "-c", BOOT, str(ship),
-                 str(reply_w), str(sandbox), *self.modules],
+                [
+                    str(self.interpreter.path),
+                    "-X",
+                    "faulthandler",
+                    "-s",
+                    "-c",
+                    BOOT,
+                    str(ship),
+                    str(reply_w),
+                    str(sandbox),
+                    *self.modules,
+                ],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.DEVNULL,
                 stderr=log,
@@ -154,7 +165,9 @@ class HarnessSession:
             self._process.stdin.write(encode(request))
             self._process.stdin.flush()
         except (BrokenPipeError, OSError) as error:
-            raise HarnessError(f"fork server is gone: {error}; {self.server_stderr()[-300:]}") from error
+            raise HarnessError(
+                f"fork server is gone: {error}; {self.server_stderr()[-300:]}"
+            ) from error
         reply = self._read_reply()
         if reply is None:
             raise HarnessError(f"fork server died mid-run: {self.server_stderr()[-500:]}")
@@ -250,10 +263,8 @@ class HarnessSession:
             _wait_unreaped(process.pid, seconds=2.0)
             # The server is not reaped yet, so its pid (and group id) cannot have been reused:
             # the group holds only the server and the children it forked.
-            try:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(process.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
             process.wait()
         if self._replies is not None:
             self._replies.close()
@@ -267,10 +278,8 @@ class HarnessSession:
         line = self._replies.readline()
         if not line:
             if self._process is not None:
-                try:
+                with contextlib.suppress(subprocess.TimeoutExpired):
                     self._process.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    pass
             return None
         return decode(line)
 

@@ -26,7 +26,6 @@ from.
 from __future__ import annotations
 
 import dataclasses
-
 import signal
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -135,7 +134,7 @@ def _native_frames(
         if isinstance(names, list) and len(names) == len(dump.c_stack):
             named = tuple(
                 dataclasses.replace(frame, function=name, offset=None) if name else frame
-                for frame, name in zip(dump.c_stack, names)
+                for frame, name in zip(dump.c_stack, names, strict=False)
             )
             return named, "faulthandler+addr2line"
         return dump.c_stack, "faulthandler"

@@ -47,7 +47,7 @@ class Evidence:
         """The child's last message of kind ``event`` (``setup``, ``done``, ``setup_failed``)."""
         for message in reversed(self.messages):
             if message.get("event") == event:
-                return message
+                return dict(message)
         return None
 
     @property

@@ -41,7 +41,7 @@ def frame_names(frames: Sequence[NativeFrame]) -> list[str | None]:
             wanted.setdefault(frame.library or "", []).append(frame.address - base)
     names: dict[tuple[str, int], str | None] = {}
     for library, offsets in wanted.items():
-        for offset, name in zip(offsets, lookup(library, tuple(offsets))):
+        for offset, name in zip(offsets, lookup(library, tuple(offsets)), strict=False):
             names[(library, offset)] = name
     result: list[str | None] = []
     for frame in frames:
