@@ -21,7 +21,10 @@ from threadstorm.scenario.model import (
 from threadstorm.scenario.simplicity import sort_key
 
 literals = st.one_of(
-    st.none(), st.booleans(), st.integers(), st.text(max_size=20),
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.text(max_size=20),
     st.floats(allow_nan=False),
 ).map(Lit)
 leaves: st.SearchStrategy[Recipe] = st.one_of(
@@ -32,10 +35,16 @@ leaves: st.SearchStrategy[Recipe] = st.one_of(
 recipes = st.recursive(
     leaves,
     lambda inner: st.one_of(
-        st.builds(Collection, st.sampled_from(["list", "tuple", "set", "frozenset"]),
-                  st.lists(inner, max_size=4).map(tuple)),
-        st.builds(Call, st.sampled_from(["builtins.list", "builtins.tuple"]).map(Ref),
-                  st.lists(inner, max_size=2).map(tuple)),
+        st.builds(
+            Collection,
+            st.sampled_from(["list", "tuple", "set", "frozenset"]),
+            st.lists(inner, max_size=4).map(tuple),
+        ),
+        st.builds(
+            Call,
+            st.sampled_from(["builtins.list", "builtins.tuple"]).map(Ref),
+            st.lists(inner, max_size=2).map(tuple),
+        ),
     ),
     max_leaves=12,
 )
@@ -49,8 +58,11 @@ operations = st.builds(
 scenarios = st.builds(
     Scenario,
     shared=st.tuples(st.builds(SharedObject, st.just("obj"), recipes, st.booleans())),
-    threads=st.lists(st.lists(operations, min_size=1, max_size=3).map(
-        lambda ops: ThreadPlan(tuple(ops))), min_size=1, max_size=4).map(tuple),
+    threads=st.lists(
+        st.lists(operations, min_size=1, max_size=3).map(lambda ops: ThreadPlan(tuple(ops))),
+        min_size=1,
+        max_size=4,
+    ).map(tuple),
     iterations=st.integers(1, 1000),
     rounds=st.integers(1, 100),
 )
@@ -64,6 +76,10 @@ def test_json_round_trip(scenario: Scenario) -> None:
 @given(scenarios)
 def test_dropping_a_thread_is_simpler(scenario: Scenario) -> None:
     if scenario.thread_count > 1:
-        smaller = Scenario(shared=scenario.shared, threads=scenario.threads[1:],
-                           iterations=scenario.iterations, rounds=scenario.rounds)
+        smaller = Scenario(
+            shared=scenario.shared,
+            threads=scenario.threads[1:],
+            iterations=scenario.iterations,
+            rounds=scenario.rounds,
+        )
         assert sort_key(smaller) < sort_key(scenario)

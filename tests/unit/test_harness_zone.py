@@ -9,8 +9,11 @@ from pathlib import Path
 import threadstorm
 
 PACKAGE = Path(threadstorm.__file__).parent
-ZONE = [PACKAGE / "__init__.py", *sorted((PACKAGE / "harness").glob("*.py")),
-        *sorted((PACKAGE / "scenario").glob("*.py"))]
+ZONE = [
+    PACKAGE / "__init__.py",
+    *sorted((PACKAGE / "harness").glob("*.py")),
+    *sorted((PACKAGE / "scenario").glob("*.py")),
+]
 ALLOWED_OWN = ("threadstorm.harness", "threadstorm.scenario")
 
 

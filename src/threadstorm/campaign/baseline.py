@@ -50,7 +50,9 @@ def load_baseline(path: Path) -> dict[str, KnownBucket]:
     try:
         doc: Any = json.loads(path.read_text("utf-8"))
     except (OSError, ValueError) as error:
-        raise UsageError(f"baseline {path} is not readable JSON ({error}); fix or delete it") from None
+        raise UsageError(
+            f"baseline {path} is not readable JSON ({error}); fix or delete it"
+        ) from None
     if not isinstance(doc, dict) or doc.get("threadstorm_baseline") != BASELINE_VERSION:
         raise UsageError(
             f"{path} is not a threadstorm baseline (version {BASELINE_VERSION}); "

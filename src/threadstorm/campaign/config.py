@@ -73,7 +73,9 @@ class CampaignConfig:
             raise UsageError("nothing to storm: pass --modules NAME[,NAME...] or --package NAME")
         for name in (*self.modules, *self.packages):
             if not MODULE_NAME.match(name):
-                raise UsageError(f"{name!r} is not a module name; use dotted names like collections")
+                raise UsageError(
+                    f"{name!r} is not a module name; use dotted names like collections"
+                )
         for folder in self.paths:
             if not Path(folder).is_dir():
                 raise UsageError(f"--path {folder} is not a folder; pass where your modules live")
@@ -123,5 +125,7 @@ def prepare_out_dir(path_text: str, resume: bool) -> Path:
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as error:
-        raise UsageError(f"cannot write to {path}: {error.strerror}; pick a writable folder") from None
+        raise UsageError(
+            f"cannot write to {path}: {error.strerror}; pick a writable folder"
+        ) from None
     return path

@@ -101,8 +101,10 @@ class ProgressDisplay:
 
 
 def summary_table(tally: Tally, buckets: list[tuple[str, str, str, int, str]]) -> Table:
-    """The end-of-campaign table: totals and one row per bucket (id, status, contract, count, title)."""
-    table = Table(title=f"{tally.runs} runs in {tally.elapsed_s:.0f} s ({tally.runs_per_second:.1f}/s)")
+    """The end-of-campaign table: totals and one row per bucket."""
+    table = Table(
+        title=f"{tally.runs} runs in {tally.elapsed_s:.0f} s ({tally.runs_per_second:.1f}/s)"
+    )
     for column in ("bucket", "status", "contract", "count", "signature"):
         table.add_column(column, overflow="fold")
     for key, status, contract, count, title in buckets:

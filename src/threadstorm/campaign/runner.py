@@ -117,7 +117,9 @@ class Campaign:
                     f"module {name!r} is not importable in {self.interpreter.path} ({error}); "
                     "check the name, or install it into that interpreter"
                 )
-            self.console.print(f"[yellow]warning:[/] module {name} failed to import, skipped: {error}")
+            self.console.print(
+                f"[yellow]warning:[/] module {name} failed to import, skipped: {error}"
+            )
         if not facts.get("free_threaded"):
             self.console.print(
                 "[bold red]WARNING: this target is NOT a free-threaded build: the GIL serialises "
@@ -161,7 +163,9 @@ class Campaign:
             coverage = CoverageTracker(surface)
             generator.attach_coverage(coverage)  # coverage-directed draws (generate.targeting)
             tally = Tally()
-            self.fuzz(generator, coverage, tally, max(0.0, self.config.budget_s - already_s), already_s)
+            self.fuzz(
+                generator, coverage, tally, max(0.0, self.config.budget_s - already_s), already_s
+            )
             self.store.set_weights(generator.weights())
             self.store.record_coverage(coverage.entries())
             self.store.update_campaign(status="following up")
@@ -191,8 +195,15 @@ class Campaign:
                 return generator.draw()
 
         workers = [
-            Worker(n, session, draw, results, stop, self.config.run_timeout_s,
-                   self.config.runs_per_child)
+            Worker(
+                n,
+                session,
+                draw,
+                results,
+                stop,
+                self.config.run_timeout_s,
+                self.config.runs_per_child,
+            )
             for n, session in enumerate(self.sessions)
         ]
         deadline = time.monotonic() + budget_s
@@ -215,9 +226,15 @@ class Campaign:
             if worker.failure is not None:
                 raise worker.failure
 
-    def _drain(self, results: queue.Queue[RunResult], generator: Generator,
-               coverage: CoverageTracker, tally: Tally, display: ProgressDisplay,
-               wait: float) -> None:
+    def _drain(
+        self,
+        results: queue.Queue[RunResult],
+        generator: Generator,
+        coverage: CoverageTracker,
+        tally: Tally,
+        display: ProgressDisplay,
+        wait: float,
+    ) -> None:
         try:
             result = results.get(timeout=wait) if wait else results.get_nowait()
         except queue.Empty:
@@ -229,8 +246,14 @@ class Campaign:
             except queue.Empty:
                 return
 
-    def _judge(self, result: RunResult, generator: Generator, coverage: CoverageTracker,
-               tally: Tally, display: ProgressDisplay) -> None:
+    def _judge(
+        self,
+        result: RunResult,
+        generator: Generator,
+        coverage: CoverageTracker,
+        tally: Tally,
+        display: ProgressDisplay,
+    ) -> None:
         scenario = result.scenario
         verdict = judge(result.evidence, scenario)
         evidence = verdict.evidence

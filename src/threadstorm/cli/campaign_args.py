@@ -8,7 +8,12 @@ from pathlib import Path
 
 from rich.console import Console
 
-from threadstorm.campaign.config import DEFAULT_MODULES, CampaignConfig, prepare_out_dir, split_names
+from threadstorm.campaign.config import (
+    DEFAULT_MODULES,
+    CampaignConfig,
+    prepare_out_dir,
+    split_names,
+)
 from threadstorm.campaign.runner import Campaign, CampaignResult
 from threadstorm.errors import UsageError
 from threadstorm.generate.families import FAMILIES
@@ -22,27 +27,53 @@ def add_campaign_arguments(parser: argparse.ArgumentParser, budget: float) -> No
         "--modules",
         help=f"comma-separated modules to storm (default {','.join(DEFAULT_MODULES)})",
     )
-    parser.add_argument("--package", action="append", default=[],
-                        help="a package to storm with all its submodules (repeatable)")
-    parser.add_argument("--path", action="append", default=[], metavar="DIR",
-                        help="folder to put on the target's sys.path, e.g. where your extension "
-                        "was built (repeatable)")
-    parser.add_argument("--budget", type=float, default=budget,
-                        help=f"fuzzing time in seconds (default {budget:g})")
+    parser.add_argument(
+        "--package",
+        action="append",
+        default=[],
+        help="a package to storm with all its submodules (repeatable)",
+    )
+    parser.add_argument(
+        "--path",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="folder to put on the target's sys.path, e.g. where your extension "
+        "was built (repeatable)",
+    )
+    parser.add_argument(
+        "--budget", type=float, default=budget, help=f"fuzzing time in seconds (default {budget:g})"
+    )
     parser.add_argument("--seed", type=int, default=0, help="generation seed (default 0)")
-    parser.add_argument("--workers", type=int, default=0,
-                        help="fork servers side by side (default: one per CPU)")
-    parser.add_argument("--timeout", type=float, default=10.0,
-                        help="seconds before a run counts as hung (default 10)")
-    parser.add_argument("--runs-per-child", type=int, default=16,
-                        help="scenarios one forked child may run in a row (1: a fresh child "
-                        "for every run; default 16)")
+    parser.add_argument(
+        "--workers", type=int, default=0, help="fork servers side by side (default: one per CPU)"
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=10.0,
+        help="seconds before a run counts as hung (default 10)",
+    )
+    parser.add_argument(
+        "--runs-per-child",
+        type=int,
+        default=16,
+        help="scenarios one forked child may run in a row (1: a fresh child "
+        "for every run; default 16)",
+    )
     parser.add_argument("--families", help=f"comma-separated subset of: {', '.join(FAMILIES)}")
     parser.add_argument("--policy", help="TOML contract policy (default: threadstorm's own)")
-    parser.add_argument("--deny", action="append", default=[],
-                        help="extra callable pattern never to call, e.g. 'mymod.dangerous*'")
-    parser.add_argument("--no-follow-up", action="store_true",
-                        help="skip rate, minimisation, backtraces and variants for new buckets")
+    parser.add_argument(
+        "--deny",
+        action="append",
+        default=[],
+        help="extra callable pattern never to call, e.g. 'mymod.dangerous*'",
+    )
+    parser.add_argument(
+        "--no-follow-up",
+        action="store_true",
+        help="skip rate, minimisation, backtraces and variants for new buckets",
+    )
     parser.add_argument("--core-files", action="store_true", help="let crashing runs dump core")
 
 

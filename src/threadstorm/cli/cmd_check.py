@@ -31,10 +31,17 @@ def register(sub: Any) -> None:
         "buckets are listed, not failed), 2 on usage errors.",
     )
     add_campaign_arguments(parser, budget=120.0)
-    parser.add_argument("--baseline", type=Path, required=True,
-                        help="baseline JSON of known buckets (missing file: nothing known)")
-    parser.add_argument("--update-baseline", action="store_true",
-                        help="add this campaign's buckets to the baseline and exit 0")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        required=True,
+        help="baseline JSON of known buckets (missing file: nothing known)",
+    )
+    parser.add_argument(
+        "--update-baseline",
+        action="store_true",
+        help="add this campaign's buckets to the baseline and exit 0",
+    )
     parser.add_argument("--junit", type=Path, help="write JUnit XML here (one case per bucket)")
     parser.add_argument("--out", help="keep the campaign in this folder (default: a temporary one)")
     parser.set_defaults(handler=run)

@@ -31,11 +31,18 @@ def register(sub: Any) -> None:
     parser.add_argument("campaign", type=Path, metavar="DIR", help="campaign folder")
     parser.add_argument("bucket", help="bucket id (or a unique prefix of it)")
     parser.add_argument("--out", type=Path, required=True, help="where to write the script")
-    parser.add_argument("--runs", type=int, default=10, help="runs of the script (default 10, 0 = none)")
-    parser.add_argument("--time-limit", type=float, default=30.0,
-                        help="seconds each run of the script storms before giving up (default 30)")
-    parser.add_argument("--python", help="run the script with this interpreter "
-                        "(default: the campaign's target)")
+    parser.add_argument(
+        "--runs", type=int, default=10, help="runs of the script (default 10, 0 = none)"
+    )
+    parser.add_argument(
+        "--time-limit",
+        type=float,
+        default=30.0,
+        help="seconds each run of the script storms before giving up (default 30)",
+    )
+    parser.add_argument(
+        "--python", help="run the script with this interpreter (default: the campaign's target)"
+    )
     parser.set_defaults(handler=run)
 
 
@@ -51,7 +58,9 @@ def write_atomically(path: Path, text: str) -> None:
         os.chmod(temporary, 0o755)
         os.replace(temporary, path)
     except OSError as error:
-        raise UsageError(f"cannot write {path}: {error.strerror}; choose a writable place") from None
+        raise UsageError(
+            f"cannot write {path}: {error.strerror}; choose a writable place"
+        ) from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -71,9 +80,7 @@ def run(args: argparse.Namespace) -> int:
             f"{' debug' if interpreter.debug else ''} ({interpreter.path})"
         )
         rate = bucket.reproduction
-        rate_text = (
-            f"{rate.rate.text} reruns of the scenario crashed" if rate is not None else ""
-        )
+        rate_text = f"{rate.rate.text} reruns of the scenario crashed" if rate is not None else ""
         header = repro_header(bucket, label, str(interpreter.path), rate_text)
         paths = config.get("paths") or ()
         script = reproducer(bucket.best_scenario, header, paths, time_limit=args.time_limit)
@@ -91,8 +98,11 @@ def run(args: argparse.Namespace) -> int:
     )
     console.print(
         f"{measurement.crashes} of {measurement.runs} runs of the script crashed the target"
-        + (f" (median {measurement.median_time_to_crash_s:.2f} s to crash)"
-           if measurement.median_time_to_crash_s is not None else "")
+        + (
+            f" (median {measurement.median_time_to_crash_s:.2f} s to crash)"
+            if measurement.median_time_to_crash_s is not None
+            else ""
+        )
         + other_endings(measurement.others),
         highlight=False,
     )

@@ -66,7 +66,9 @@ def run(args: argparse.Namespace) -> int:
                 signatures[label] = verdict.signature.title
             histogram[label] += 1
     if args.json:
-        print(json.dumps({"runs": args.runs, "outcomes": dict(histogram), "signatures": signatures}))
+        print(
+            json.dumps({"runs": args.runs, "outcomes": dict(histogram), "signatures": signatures})
+        )
         return 0
     table = Table(title=f"{args.runs} runs of {args.scenario} on {interpreter.label}")
     table.add_column("outcome")
