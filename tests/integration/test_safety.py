@@ -8,8 +8,7 @@ sleeper still runs, and the sandboxes the campaign made under its TMPDIR are gon
 
 Second, the sandbox's own line of defence, without the deny-list in front of it: ``threadstorm
 run`` executes hand-written scenarios that call the dangerous functions directly on the canaries
-and the sleepers.  Calls the audit hook cannot see are marked as known holes (strict xfail): a
-fix makes them pass, and the mark must then go.
+and the sleepers, including calls the audit hook cannot see (the child disarms those).
 """
 
 from __future__ import annotations
@@ -159,18 +158,9 @@ def attempts(canaries: Path, pid: int) -> dict[str, Scenario]:
     }
 
 
-# Calls no audit event reports (CPython raises none for them), so the guard never sees them.
-HOLES = {
-    "os.mkfifo": "creates a FIFO anywhere: no audit event, not in the guard",
-    "os.mknod": "creates a file anywhere: no audit event, not in the guard",
-    "signal.pidfd_send_signal": "signals any process through a pidfd: no audit event",
-}
-CASES = [
-    pytest.param(name, marks=pytest.mark.xfail(reason=HOLES[name], strict=True))
-    if name in HOLES
-    else name
-    for name in attempts(Path("/nowhere"), os.getpid())
-]
+# Calls no audit event reports: the child replaces them with refusing stubs (confine.disarm).
+CASES = list(attempts(Path("/nowhere"), os.getpid()))
+REFUSED_AT_SETUP = {"signal.pidfd_send_signal"}  # its recipe calls os.pidfd_open
 
 
 def run_histogram(python: Path, scenario: Scenario, folder: Path) -> dict[str, Any]:
@@ -193,4 +183,7 @@ def test_the_sandbox_refuses_direct_calls(
     assert victim.poll() is None, f"{name} killed a process outside the campaign"
     assert [p.pid for p in sleepers if p.poll() is not None] == []
     assert snapshot(canaries) == before, f"{name} changed a file outside the sandbox"
-    assert histogram["outcomes"] == {"raised": 1}, histogram  # refused, as an exception
+    # Refused as an exception: in the operation ("raised"), or while building the shared
+    # object when the recipe itself makes the dangerous call (a setup failure, never a finding).
+    refused = {"harness_error": 1} if name in REFUSED_AT_SETUP else {"raised": 1}
+    assert histogram["outcomes"] == refused, histogram

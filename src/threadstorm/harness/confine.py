@@ -85,6 +85,24 @@ PATH_EVENTS = frozenset(
 )
 
 
+# Calls that raise no audit event but reach outside the child: replaced by refusing stubs in
+# the child (``disarm``), on the modules that define them.
+DISARMED: dict[str, tuple[str, ...]] = {
+    "os": (
+        "mkfifo", "mknod", "pidfd_open", "setpriority", "setns", "unshare", "setsid", "setpgid",
+        "setpgrp", "sched_setaffinity", "sched_setscheduler", "sched_setparam", "tcsetpgrp",
+    ),
+    "posix": (
+        "mkfifo", "mknod", "pidfd_open", "setpriority", "setns", "unshare", "setsid", "setpgid",
+        "setpgrp", "sched_setaffinity", "sched_setscheduler", "sched_setparam", "tcsetpgrp",
+    ),
+    "signal": (
+        "pidfd_send_signal", "signal", "alarm", "setitimer", "siginterrupt", "set_wakeup_fd",
+        "pthread_sigmask", "sigwait", "sigwaitinfo", "sigtimedwait", "pause",
+    ),
+}  # fmt: skip
+
+
 class SandboxViolation(PermissionError):
     """A fuzzed call tried something the sandbox refuses; never counted as a finding."""
 
@@ -137,6 +155,7 @@ def confine_child(folder: str, limits: dict[str, int], err_w: int) -> None:
     limit_resources(limits)
     faulthandler.enable(file=sys.__stderr__ or 2, all_threads=True)
     faulthandler.register(signal.SIGUSR1, file=sys.__stderr__ or 2, all_threads=True)
+    disarm()
     install_guard(folder)
 
 
@@ -165,6 +184,30 @@ def install_guard(folder: str) -> None:
             raise SandboxViolation("threadstorm sandbox refuses writing outside its folder")
 
     sys.addaudithook(guard)
+
+
+def disarm() -> None:
+    """Replace the calls in ``DISARMED`` by stubs that raise ``SandboxViolation``.
+
+    Defence in depth beside the audit guard: these functions reach other processes or create
+    files anywhere without raising an audit event.  Code that captured them before the child
+    started keeps the real function; the deny-list keeps generation away from them too.
+    """
+    for module_name, names in DISARMED.items():
+        module = sys.modules.get(module_name)
+        if module is None:
+            continue
+        for name in names:
+            if hasattr(module, name):
+                setattr(module, name, _refusal(f"{module_name}.{name}"))
+
+
+def _refusal(name: str) -> Any:
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise SandboxViolation(f"threadstorm sandbox refuses {name}")
+
+    refuse.__name__ = name.rpartition(".")[2]
+    return refuse
 
 
 def _opens_for_writing(args: tuple[Any, ...]) -> bool:
