@@ -51,7 +51,7 @@ def discover(path_text: str | os.PathLike[str]) -> Interpreter:
         raise TargetError(f"{path} is not an executable file; pass the path of a python binary")
     try:
         done = subprocess.run(
-            [str(path), "-c", PRE_PROBE],
+            [str(path.absolute()), "-c", PRE_PROBE],
             capture_output=True,
             check=False,
             timeout=60,
