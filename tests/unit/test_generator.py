@@ -286,5 +286,13 @@ def test_new_buckets_raise_weights(surface: Surface) -> None:
     generator = Generator(surface.subjects, 0)
     generator.feedback("reinit", "toy.Box", "crashed", True)
     weights = generator.weights()
-    assert weights["families"]["reinit"] == 4.0
+    assert weights["families"]["reinit"] == 2.0
     assert weights["types"]["toy.Box"] > weights["types"]["builtins.list"]
+
+
+def test_no_type_is_starved_however_many_buckets_it_gives(surface: Surface) -> None:
+    generator = Generator(surface.subjects, 0)
+    for _ in range(20):
+        generator.feedback("reinit", "toy.Box", "crashed", True)
+    weights = generator.weights()["types"]
+    assert weights["toy.Box"] <= 10 * weights["builtins.list"]

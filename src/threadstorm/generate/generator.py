@@ -23,9 +23,9 @@ from threadstorm.generate.pool import ValuePool
 from threadstorm.generate.targeting import CoverageSource, Targets
 from threadstorm.scenario.model import Scenario
 
-NEW_BUCKET_BOOST = 4.0
+NEW_BUCKET_BOOST = 2.0
 NEW_OUTCOME_BOOST = 1.25
-MAX_WEIGHT = 50.0
+MAX_WEIGHT = 10.0  # a hot type gets at most this many times a cold one's share
 MAX_TRIES = 50
 TARGET_SHARE = 0.7  # of the draws, while some item is still worth aiming at
 
@@ -97,15 +97,17 @@ class Generator:
     def feedback(self, family: str, type_name: str, outcome: str, new_bucket: bool) -> None:
         """Learn from one run: reward what found something new, note what could not be built.
 
-        A new bucket multiplies its family's weight by ``NEW_BUCKET_BOOST`` and its type's by
-        twice that; an outcome not seen before for the (family, type) pair nudges the type.
+        A new bucket multiplies its family's and its type's weights by ``NEW_BUCKET_BOOST``; an
+        outcome not seen before for the (family, type) pair nudges the type.  Weights stop at
+        ``MAX_WEIGHT``, so one productive type never starves the others (a campaign over two
+        types with a bug each must keep drawing both).
         """
         key = (family, type_name, outcome)
         if outcome == "harness_error":
             self.pool.strict_types.add(type_name)
         if new_bucket:
             self._boost(self.family_weights, family, NEW_BUCKET_BOOST)
-            self._boost(self.type_weights, type_name, NEW_BUCKET_BOOST * 2)
+            self._boost(self.type_weights, type_name, NEW_BUCKET_BOOST)
         elif key not in self.seen_outcomes and outcome not in ("passed", "harness_error"):
             self._boost(self.type_weights, type_name, NEW_OUTCOME_BOOST)
         self.seen_outcomes.add(key)
