@@ -29,6 +29,7 @@ from typing import Any, Protocol
 
 from threadstorm.bucket.judge import Verdict, judge
 from threadstorm.contract.policy import Policy
+from threadstorm.generate.families import SubjectLike
 from threadstorm.scenario.model import Recipe, Scenario, SharedObject
 from threadstorm.scenario.simplicity import sort_key
 from threadstorm.store.db import Store
@@ -39,7 +40,6 @@ from threadstorm.variants.siblings import (
     Candidate,
     Kin,
     Sibling,
-    SubjectLike,
     Usage,
     candidates,
     find_subject,

@@ -34,8 +34,9 @@ import difflib
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import Any
 
+from threadstorm.generate.families import MemberLike, SubjectLike
 from threadstorm.scenario.model import (
     Call,
     Collection,
@@ -154,38 +155,6 @@ ITEM_KINDS = ("list", "tuple", "set", "frozenset")
 
 
 # ---------------------------------------------------------------------- what the surface offers
-
-
-class MemberLike(Protocol):
-    """One member of a surface subject, as far as variant search needs it."""
-
-    @property
-    def name(self) -> str: ...
-    @property
-    def kind(self) -> str: ...
-    @property
-    def role(self) -> str: ...
-    @property
-    def args(self) -> tuple[tuple[Recipe, ...], ...]: ...
-    @property
-    def reachable(self) -> bool: ...
-
-
-class SubjectLike(Protocol):
-    """One kind of object the surface can build."""
-
-    @property
-    def type(self) -> str: ...
-    @property
-    def recipe(self) -> Recipe: ...
-    @property
-    def iterable(self) -> bool: ...
-    @property
-    def iterator(self) -> bool: ...
-    @property
-    def accepts_iterable(self) -> bool: ...
-    @property
-    def members(self) -> Sequence[MemberLike]: ...
 
 
 # ---------------------------------------------------------------------- facts from the target
