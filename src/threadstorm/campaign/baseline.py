@@ -9,13 +9,12 @@ buckets it had (a flaky bug not hit this time is still known) and adds the new o
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from threadstorm.errors import UsageError
+from threadstorm.files import write_atomically
 from threadstorm.store.records import BucketRecord
 
 BASELINE_VERSION = 1
@@ -88,13 +87,5 @@ def save_baseline(path: Path, buckets: list[BucketRecord], known: dict[str, Know
             for k in sorted(merged.values(), key=lambda k: k.key)
         ],
     }
-    folder = path.parent if str(path.parent) else Path(".")
-    try:
-        handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.")
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            json.dump(doc, stream, indent=2)
-            stream.write("\n")
-        os.replace(temporary, path)
-    except OSError as error:
-        raise UsageError(f"cannot write baseline {path}: {error.strerror}") from None
+    write_atomically(path, json.dumps(doc, indent=2) + "\n")
     return len(merged)

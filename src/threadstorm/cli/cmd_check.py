@@ -15,8 +15,8 @@ from rich.console import Console
 
 from threadstorm.campaign.baseline import compare, load_baseline, save_baseline
 from threadstorm.cli.campaign_args import add_campaign_arguments, config_from_args, run_new_campaign
-from threadstorm.cli.cmd_repro import write_atomically
 from threadstorm.errors import UsageError
+from threadstorm.files import write_atomically
 from threadstorm.report.junit import render_junit
 from threadstorm.report.model import build_report
 from threadstorm.store.db import Store

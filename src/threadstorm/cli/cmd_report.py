@@ -8,15 +8,14 @@ issue.  The store is opened read-only, so a report can be taken while the campai
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
 from threadstorm.errors import UsageError
+from threadstorm.files import write_atomically
 from threadstorm.report.html import render_html
 from threadstorm.report.json import render_bucket_json, render_json
 from threadstorm.report.junit import render_junit
@@ -89,31 +88,3 @@ def render_text(report: Report, form: str, key: str | None = None) -> str:
         "sarif": render_sarif,
     }
     return whole[form](report)
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` whole or not at all; a bad place is a ``UsageError``."""
-    folder = path.parent
-    if not folder.is_dir():
-        raise UsageError(f"cannot write {path}: folder {folder} does not exist")
-    try:
-        handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as error:
-        raise UsageError(
-            f"cannot write {path}: {error.strerror}; choose a writable place"
-        ) from None
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except OSError as error:
-        Path(temporary).unlink(missing_ok=True)
-        raise UsageError(
-            f"cannot write {path}: {error.strerror}; choose a writable place"
-        ) from None
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +10,7 @@ from rich.console import Console
 
 from threadstorm.campaign.followup import repro_header, reproducer
 from threadstorm.errors import UsageError
+from threadstorm.files import write_atomically
 from threadstorm.reproduce.emit import code_lines
 from threadstorm.reproduce.rate import measure_script
 from threadstorm.store.db import Store
@@ -46,23 +45,6 @@ def register(sub: Any) -> None:
     parser.set_defaults(handler=run)
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` whole or not at all."""
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise UsageError(f"cannot write {path}: folder {folder} does not exist")
-    try:
-        handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.")
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.chmod(temporary, 0o755)
-        os.replace(temporary, path)
-    except OSError as error:
-        raise UsageError(
-            f"cannot write {path}: {error.strerror}; choose a writable place"
-        ) from None
-
-
 def run(args: argparse.Namespace) -> int:
     if args.runs < 0:
         raise UsageError("--runs must be 0 or more")
@@ -84,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         header = repro_header(bucket, label, str(interpreter.path), rate_text)
         paths = config.get("paths") or ()
         script = reproducer(bucket.best_scenario, header, paths, time_limit=args.time_limit)
-        write_atomically(args.out, script)
+        write_atomically(args.out, script, mode=0o755)
         console.print(
             f"wrote {args.out} ({code_lines(script)} lines of code) for bucket {bucket.key}: "
             f"{bucket.signature.title}",
