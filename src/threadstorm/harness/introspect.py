@@ -92,6 +92,11 @@ NOT_SUBJECTS = (type, types.ModuleType, types.FunctionType, types.BuiltinFunctio
                 types.MethodType, types.MethodWrapperType, types.WrapperDescriptorType,
                 types.MethodDescriptorType, types.ClassMethodDescriptorType)  # fmt: skip
 
+# The trial clock's own signal calls, taken before the child disarms ``signal`` (the sandbox
+# replaces these functions so the code under test cannot use them).
+_SETITIMER = signal.setitimer
+_SET_HANDLER = signal.signal
+
 
 # --------------------------------------------------------------------------- deny-list matcher
 
@@ -392,12 +397,12 @@ class Clock:
     def _arm(self, seconds: float) -> None:
         if self._alarms:
             self._active = True
-            signal.setitimer(signal.ITIMER_REAL, seconds)
+            _SETITIMER(signal.ITIMER_REAL, seconds)
 
     def _disarm(self) -> None:
         if self._alarms:
             self._active = False
-            signal.setitimer(signal.ITIMER_REAL, 0)
+            _SETITIMER(signal.ITIMER_REAL, 0)
 
     def on_alarm(self, signum: int, frame: Any) -> None:
         if self._active:
@@ -405,13 +410,13 @@ class Clock:
 
     def start(self) -> Callable[[], None]:
         """Install the interval timer; return the function that removes it and the watchdog."""
-        previous = signal.signal(signal.SIGALRM, self.on_alarm) if self._alarms else None
+        previous = _SET_HANDLER(signal.SIGALRM, self.on_alarm) if self._alarms else None
 
         def finish() -> None:
             if self.unit_s:
                 faulthandler.cancel_dump_traceback_later()
             if previous is not None:
-                signal.signal(signal.SIGALRM, previous)
+                _SET_HANDLER(signal.SIGALRM, previous)
 
         return finish
 
