@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from threadstorm.errors import UsageError
-from threadstorm.target import build
-from threadstorm.target.build import AptSource
+from threadstorm.target import build, debian
+from threadstorm.target.debian import AptSource
 
 # --- versions and keys ---------------------------------------------------------------------
 
@@ -260,7 +260,7 @@ Signed-By:
 
 
 def test_parse_one_line() -> None:
-    entries = build.parse_one_line(ONE_LINE_SAMPLE)
+    entries = debian.parse_one_line(ONE_LINE_SAMPLE)
     assert [entry.types for entry in entries] == [("deb",), ("deb",), ("deb-src",), ("deb",)]
     assert entries[0] == AptSource(
         ("deb",), ("http://mirror.example/debian",), ("bookworm",), ("main", "contrib")
@@ -272,7 +272,7 @@ def test_parse_one_line() -> None:
 
 
 def test_parse_deb822_skips_disabled_and_keeps_inline_keys() -> None:
-    entries = build.parse_deb822(DEB822_SAMPLE)
+    entries = debian.parse_deb822(DEB822_SAMPLE)
     assert [entry.uris[0] for entry in entries] == [
         "http://mirror.example/debian",
         "http://mirror.example/debian-security",
@@ -292,7 +292,7 @@ def test_parse_deb822_skips_disabled_and_keeps_inline_keys() -> None:
 
 
 def test_source_entries_dedupe_and_drop_cdrom() -> None:
-    entries = build.source_entries(build.parse_one_line(ONE_LINE_SAMPLE))
+    entries = debian.source_entries(debian.parse_one_line(ONE_LINE_SAMPLE))
     assert [(entry.types, entry.uris[0]) for entry in entries] == [
         (("deb-src",), "http://mirror.example/debian"),
         (("deb-src",), "https://repo.example/apt"),
@@ -300,7 +300,7 @@ def test_source_entries_dedupe_and_drop_cdrom() -> None:
 
 
 def test_extra_suites_twin_only_release_suites() -> None:
-    entries = build.source_entries(build.parse_deb822(DEB822_SAMPLE), ["trixie"])
+    entries = debian.source_entries(debian.parse_deb822(DEB822_SAMPLE), ["trixie"])
     pairs = [(entry.uris[0], entry.suites) for entry in entries]
     assert pairs == [
         ("http://mirror.example/debian", ("bookworm", "bookworm-updates")),
@@ -313,15 +313,15 @@ def test_extra_suites_twin_only_release_suites() -> None:
 
 
 def test_render_deb822_round_trips() -> None:
-    entries = build.source_entries(build.parse_deb822(DEB822_SAMPLE))
-    text = build.render_deb822(entries)
+    entries = debian.source_entries(debian.parse_deb822(DEB822_SAMPLE))
+    text = debian.render_deb822(entries)
     assert text.startswith(
         "Types: deb-src\nURIs: http://mirror.example/debian\n"
         "Suites: bookworm bookworm-updates\nComponents: main\n"
         "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n\n"
     )
     assert "Signed-By:\n -----BEGIN PGP PUBLIC KEY BLOCK-----\n .\n" in text
-    assert build.parse_deb822(text) == entries
+    assert debian.parse_deb822(text) == entries
 
 
 def test_read_system_sources_reads_what_apt_reads(tmp_path: Path) -> None:
@@ -330,14 +330,14 @@ def test_read_system_sources_reads_what_apt_reads(tmp_path: Path) -> None:
     (tmp_path / "sources.list").write_text("deb http://mirror.example/debian bookworm main\n")
     (parts / "a.sources").write_text(DEB822_SAMPLE)
     (parts / "b.list.disabled").write_text("deb http://ignored.example/apt x main\n")
-    uris = [entry.uris[0] for entry in build.read_system_sources(tmp_path)]
+    uris = [entry.uris[0] for entry in debian.read_system_sources(tmp_path)]
     assert "http://ignored.example/apt" not in uris
     assert uris[:2] == ["http://mirror.example/debian", "http://mirror.example/debian"]
 
 
 def test_write_apt_config_is_private(tmp_path: Path) -> None:
-    entries = build.source_entries(build.parse_one_line(ONE_LINE_SAMPLE))
-    options = build.write_apt_config(tmp_path / "apt", entries)
+    entries = debian.source_entries(debian.parse_one_line(ONE_LINE_SAMPLE))
+    options = debian.write_apt_config(tmp_path / "apt", entries)
     settings = dict(option.split("=", 1) for option in options[1::2])
     assert all(options[index] == "-o" for index in range(0, len(options), 2))
     assert settings["Dir::State"] == str(tmp_path / "apt" / "state")
@@ -345,7 +345,7 @@ def test_write_apt_config_is_private(tmp_path: Path) -> None:
     assert settings["Dir::Etc::sourcelist"] == str(tmp_path / "apt" / "sources.list")
     assert (tmp_path / "apt" / "state" / "lists" / "partial").is_dir()
     written = tmp_path / "apt" / "sources.list.d" / "threadstorm-src.sources"
-    assert build.parse_deb822(written.read_text()) == entries
+    assert debian.parse_deb822(written.read_text()) == entries
 
 
 @pytest.mark.parametrize(
@@ -357,26 +357,26 @@ def test_write_apt_config_is_private(tmp_path: Path) -> None:
     ],
 )
 def test_parse_debian_spec(spec: str, parsed: tuple[str, str | None]) -> None:
-    assert build.parse_debian_spec(spec) == parsed
+    assert debian.parse_debian_spec(spec) == parsed
 
 
 @pytest.mark.parametrize("spec", ["", "Python3.13=1", "python3.13=a b", "=3.13.5"])
 def test_parse_debian_spec_rejects(spec: str) -> None:
     with pytest.raises(UsageError, match="PACKAGE=VERSION"):
-        build.parse_debian_spec(spec)
+        debian.parse_debian_spec(spec)
 
 
 def test_missing_apt_is_a_usage_error(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="needs a Debian or Ubuntu machine"):
-        build._apt([str(tmp_path / "no-apt-get"), "update"], tmp_path, "apt-get update")
+        debian._apt([str(tmp_path / "no-apt-get"), "update"], tmp_path, "apt-get update")
 
 
 @pytest.mark.parametrize(
-    ("debian", "upstream"),
+    ("debian_version", "upstream"),
     [("3.13.5-2", "3.13.5"), ("1:3.13.0~rc1-1", "3.13.0rc1"), ("3.13.5-2+b1", "3.13.5")],
 )
-def test_upstream_version(debian: str, upstream: str) -> None:
-    assert build.upstream_version(debian) == upstream
+def test_upstream_version(debian_version: str, upstream: str) -> None:
+    assert debian.upstream_version(debian_version) == upstream
 
 
 # --- the command line ----------------------------------------------------------------------

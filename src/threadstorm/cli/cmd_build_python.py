@@ -11,7 +11,8 @@ import sys
 from typing import Any
 
 from threadstorm.errors import UsageError
-from threadstorm.target.build import FLAVOURS, build_debian, build_python
+from threadstorm.target.build import FLAVOURS, build_python
+from threadstorm.target.debian import build_debian
 
 HELP = "build free-threaded CPython (--disable-gil) into the build cache and print its path"
 

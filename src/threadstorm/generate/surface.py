@@ -309,8 +309,10 @@ def cache_key(
 
 def _discovery_digest() -> str:
     """Changes to the discovery code invalidate cached surfaces."""
-    source = Path(introspect.__file__).read_bytes()
-    return f"{introspect.SURFACE_VERSION}:{hashlib.sha256(source).hexdigest()[:16]}"
+    digest = hashlib.sha256()
+    for path in introspect.DISCOVERY_FILES:
+        digest.update(Path(path).read_bytes())
+    return f"{introspect.SURFACE_VERSION}:{digest.hexdigest()[:16]}"
 
 
 def load_surface(
