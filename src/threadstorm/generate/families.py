@@ -404,9 +404,22 @@ def lengthen(recipe: Recipe, length: int) -> Recipe:
     return recipe
 
 
+# Types whose items are small integers: a long ``range`` cannot fill them.
+SMALL_INT_TYPES = frozenset(
+    {
+        "builtins.bytes",
+        "builtins.bytearray",
+        "builtins.bytes_iterator",
+        "builtins.bytearray_iterator",
+    }
+)
+
+
 def shared_iterator(rng: random.Random, subject: SubjectLike, pool: ValuePool) -> Scenario | None:
     """One iterator, fresh every round, advanced by every thread until it is exhausted."""
     length = rng.choice((50, 200, 1000))
+    if subject.type in pool.strict_types or subject.type in SMALL_INT_TYPES:
+        length = min(length, 256)  # bytes(range(1000)) cannot be built: items are bytes
     if subject.iterator:
         recipe = lengthen(subject.recipe, length)
     elif subject.iterable:
