@@ -84,7 +84,7 @@ The same scenario with the shared object replaced by sibling types:
 - `tuple`: no crash in 10 runs
 
 ---
-Found by threadstorm: bucket `6c15cb743dc2`, signature `assertion: Objects/unionobject.c | union_repr | PyTuple_Check(alias->args)`, seen twice in the campaign `runs/demo`.
+Found by threadstorm: bucket `38190c7a368a`, signature `assertion: Objects/unionobject.c | union_repr | PyTuple_Check(alias->args)`, seen twice in the campaign `runs/demo`.
 '''
 
 
@@ -101,7 +101,7 @@ def test_outside_contract_bug_report_says_so_first_and_offers_the_scenario(tmp_p
     )
     assert warning.startswith("> **Outside the thread-safety contract.**")
     assert "concurrent-init: re-running __init__" in warning
-    assert "`threadstorm repro runs/demo f25a65301318 --out repro.py` writes one" in text
+    assert "`threadstorm repro runs/demo b7d0a488658b --out repro.py` writes one" in text
     assert '```json\n{"family":"reinit"' in text
     assert "The reproduction rate was not measured." in text
     assert "## Crash output\n\n```\nFatal Python error: Segmentation fault\n```" in text
@@ -123,7 +123,7 @@ def test_campaign_summary(tmp_path: Path) -> None:
     assert "## Bugs (in-contract): 2" in text
     assert "## Outside the thread-safety contract: 1" in text
     assert (
-        "| `6c15cb743dc2` | crashed | 2 | 8/10 (80 %) | +12 s | "
+        "| `38190c7a368a` | crashed | 2 | 8/10 (80 %) | +12 s | "
         "assertion: Objects/unionobject.c \\| union_repr \\| PyTuple_Check(alias->args) |"
     ) in text
     assert "- sibling types affected: `collections.deque`" in text

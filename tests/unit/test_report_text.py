@@ -24,14 +24,14 @@ outcomes  passed 160 · raised 6 · hung 1 · crashed 3 · harness_error 1
 Bugs (in-contract): 2
 id             status    count   rate           first seen   signature
 ────────────────────────────────────────────────────────────────────────────────────────────────────
-6c15cb743dc2   crashed       2   8/10 (80 %)    +12 s        assertion: Objects/unionobject.c |
+38190c7a368a   crashed       2   8/10 (80 %)    +12 s        assertion: Objects/unionobject.c |
                                                              union_repr | PyTuple_Check(alias->args)
-bc9319fe7a06   hung          1   not measured   +1m 15s      hang: listiter_next | obj.__next__()
+011883c7a129   hung          1   not measured   +1m 15s      hang: listiter_next | obj.__next__()
 
 Outside the thread-safety contract: 1
 id             status    count   rate           first seen   signature
 ────────────────────────────────────────────────────────────────────────────────────────────────────
-f25a65301318   crashed       1   not measured   +40 s        native: cm_repr | PyObject_Repr |
+b7d0a488658b   crashed       1   not measured   +40 s        native: cm_repr | PyObject_Repr |
                                                              list_repr
 
 Details: threadstorm report runs/demo --format markdown --bucket ID
@@ -54,7 +54,7 @@ Generation weights
 """
 
 OUTSIDE_BUCKET = """\
-bucket f25a65301318: native: cm_repr | PyObject_Repr | list_repr
+bucket b7d0a488658b: native: cm_repr | PyObject_Repr | list_repr
 status    crashed
 contract  outside-contract (concurrent-init: re-running __init__ on a shared object is unsupported)
 seen      once, first at +40 s

@@ -66,20 +66,21 @@ version whenever a rule below changes, because stored bucket keys depend on them
    If nothing is left, the innermost named frame is kept (a crash inside the eval loop itself).
 
 3. **Otherwise, Python facts** make kind ``python``: (signal or fatal error, ``types:`` the
-   types of the shared objects the in-flight operations act on, ``ops:`` the labels of the
-   operations in flight with each target's name replaced by its type, ``py:`` the crashing
-   thread's Python frames without threadstorm's harness and ``threading``, as
-   ``path:function`` with no line numbers, top ``PYTHON_FRAMES``).  In-flight operations come
-   from ``evidence.in_flight`` (the operation each thread was in when the child died) and the
-   types from the child's ``setup`` message; a thread that had not started or had finished
-   adds nothing.  When the dump names the faulting thread and the child announced which thread
-   id runs which plan (its ``threads`` message), only the faulting thread's operation counts:
-   what the other threads happened to be doing at that instant is timing, not identity.
-   Shared objects are named by type so that the same bug reached from two scenarios that call
-   their objects differently is one bucket, and a builtin that only calls a special method is
-   written as that method (``next(it)`` is ``it.__next__()``, ``repr(x)`` is ``x.__repr__()``;
-   see ``DUNDER_BUILTINS``; ``str(x)`` is ``x.__repr__()`` when the child reports that the
-   object's type does not define ``__str__``).
+   classes involved: for each in-flight operation, the class that *defines* the member it calls
+   when the child reports it (version 2; ``Counter().keys`` and ``defaultdict().keys`` are both
+   ``dict.keys``, one function), else the type of the object it acts on; ``ops:`` the labels of
+   the operations in flight with each target named that way; ``py:`` the crashing thread's Python
+   frames without threadstorm's harness and ``threading``, as ``path:function`` with no line
+   numbers, top ``PYTHON_FRAMES``). In-flight operations come from ``evidence.in_flight`` (the
+   operation each thread was in when the child died) and the types from the child's ``setup``
+   message; a thread that had not started or had finished adds nothing. When the dump names the
+   faulting thread and the child announced which thread id runs which plan (its ``threads``
+   message), only the faulting thread's operation counts: what the other threads happened to be
+   doing at that instant is timing, not identity. Shared objects are named by type so that the
+   same bug reached from two scenarios that call their objects differently is one bucket, and a
+   builtin that only calls a special method is written as that method (``next(it)`` is
+   ``it.__next__()``, ``repr(x)`` is ``x.__repr__()``; see ``DUNDER_BUILTINS``; ``str(x)`` is
+   ``x.__repr__()`` when the child reports that the object's type does not define ``__str__``).
 
 4. **Hangs** are kind ``hang`` with the in-flight operations and types of rule 3.
 
@@ -104,6 +105,7 @@ import re
 from collections.abc import Set as AbstractSet
 
 from threadstorm.bucket.model import Signature
+from threadstorm.harness.execute import DUNDER_BUILTINS
 from threadstorm.scenario.model import Operation, Scenario
 from threadstorm.triage.classify import CrashFacts, crash_facts
 from threadstorm.triage.evidence import Evidence
@@ -238,20 +240,6 @@ ALLOCATOR_PREFIXES = (
 )
 SYSTEM_LIBRARIES = ("libc.so", "libc-", "libpthread", "ld-linux", "linux-vdso")
 SANITIZER_RUNTIME = ("libsanitizer", "libtsan", "libasan", "libclang_rt")
-
-# builtins whose whole job is to call one special method of their argument
-DUNDER_BUILTINS = {
-    "next": "__next__",
-    "repr": "__repr__",
-    "str": "__str__",
-    "len": "__len__",
-    "hash": "__hash__",
-    "iter": "__iter__",
-    "reversed": "__reversed__",
-    "format": "__format__",
-    "abs": "__abs__",
-    "dir": "__dir__",
-}
 
 _CLONE_SUFFIX = re.compile(r"\.(?:constprop|isra|part|cold|lto_priv|llvm)(?:\.\d+)*$")
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]+")
@@ -432,11 +420,13 @@ def scenario_context(evidence: Evidence, scenario: Scenario) -> tuple[str, ...]:
     types = _setup_types(evidence)
     setup = evidence.message("setup") or {}
     plain_str = {str(name) for name in setup.get("str_is_repr", [])}
+    owners = {str(key): str(value) for key, value in dict(setup.get("owners") or {}).items()}
     running = in_flight_operations(evidence, scenario)
-    targets = {types.get(op.target, op.target) for op in running}
+    named = [(op, owner_or_type(op, types, owners, plain_str)) for op in running]
+    targets = {name for _, name in named}
     if not targets:
         targets = set(types.values())
-    labels = {typed_label(op, types, plain_str) for op in running}
+    labels = {typed_label(op, {op.target: name}, plain_str) for op, name in named}
     parts = []
     if targets:
         parts.append(f"types: {', '.join(sorted(targets))}")
@@ -474,6 +464,15 @@ def crashing_worker(evidence: Evidence) -> int | None:
         return None
     idents = list(announced.get("idents", []))
     return idents.index(ident) if ident in idents else None
+
+
+def owner_or_type(
+    op: Operation, types: dict[str, str], owners: dict[str, str], plain_str: AbstractSet[str]
+) -> str:
+    """The class that defines the member ``op`` calls, when the child reported it; else the
+    type of the object it acts on."""
+    member = canonical(op, op.target in plain_str)
+    return owners.get(f"{op.target}.{member.name}") or types.get(op.target, op.target)
 
 
 def typed_label(

@@ -19,6 +19,20 @@ from threadstorm.scenario.model import Operation, Scenario
 Bound = tuple[Callable[..., Any], tuple[Any, ...]]
 
 MAX_EXCEPTION_KINDS = 32
+
+# builtins whose whole job is to call one special method of their argument
+DUNDER_BUILTINS = {
+    "next": "__next__",
+    "repr": "__repr__",
+    "str": "__str__",
+    "len": "__len__",
+    "hash": "__hash__",
+    "iter": "__iter__",
+    "reversed": "__reversed__",
+    "format": "__format__",
+    "abs": "__abs__",
+    "dir": "__dir__",
+}
 MARK_EVERY = 16  # calls between two progress marks in a one-operation plan
 
 
@@ -65,6 +79,30 @@ class ExceptionLog:
         ]
 
 
+def member_owners(scenario: Scenario, namespace: dict[str, Any]) -> dict[str, str]:
+    """For each ``target.member`` the scenario calls, the class that defines that member.
+
+    ``Counter().keys`` and ``defaultdict().keys`` are both ``dict.keys``: one function, so a
+    crash in it is one bug, whatever the instance's own class.  (C types that re-declare a slot,
+    as each exception class does for ``__init__``, still name themselves: their slot wrappers
+    do not tell whether the C function behind them is shared.)
+    """
+    owners: dict[str, str] = {}
+    for op in scenario.operations():
+        name = op.name
+        if op.kind == "function":
+            module, _, short = op.name.rpartition(".")
+            if module != "builtins" or short not in DUNDER_BUILTINS:
+                continue
+            name = DUNDER_BUILTINS[short]
+        value = namespace.get(op.target)
+        for cls in type(value).__mro__:
+            if name in vars(cls):
+                owners[f"{op.target}.{name}"] = f"{cls.__module__}.{cls.__qualname__}"
+                break
+    return owners
+
+
 def describe_types(namespace: dict[str, Any]) -> dict[str, str]:
     """The qualified type name of every shared object (what a crash report calls it)."""
     return {
@@ -85,6 +123,7 @@ def run_scenario(
         {
             "event": "setup",
             "types": describe_types(namespace),
+            "owners": member_owners(scenario, namespace),
             "str_is_repr": sorted(
                 name
                 for name, value in namespace.items()
