@@ -174,3 +174,21 @@ def test_validation_goes_on_until_a_rare_crash_is_seen_twice(fake: Any) -> None:
     result = minimise(None, bloated(), KEY, budget_s=1e6, clock=target.clock)  # type: ignore[arg-type]
     assert 10 <= result.before_rate.runs <= 30
     assert result.before_rate.crashes >= 2 or result.before_rate.runs == 30
+
+
+def test_repetition_is_given_back_when_the_result_crashes_too_rarely(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def needs_repetition(scenario: Scenario) -> float:
+        return iterator_race(scenario) * min(1.0, scenario.rounds * scenario.iterations / 4000)
+
+    restored = 0
+    for seed in range(5):
+        target = FakeTarget(needs_repetition)
+        target.random.seed(seed)
+        monkeypatch.setattr(minimiser, "measure_scenario", target.measure)
+        result = minimise(None, bloated(), KEY, budget_s=1e6, clock=target.clock)  # type: ignore[arg-type]
+        assert result.after.thread_count == 2
+        assert result.after_rate.fraction >= result.before_rate.fraction / 2
+        restored += result.steps[-1].pass_name == "restore_repetition"
+    assert restored  # some seeds halve too far and need it
