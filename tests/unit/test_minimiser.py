@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
 import random
 from collections.abc import Callable
 from typing import Any
@@ -192,3 +194,48 @@ def test_repetition_is_given_back_when_the_result_crashes_too_rarely(
         assert result.after_rate.fraction >= result.before_rate.fraction / 2
         restored += result.steps[-1].pass_name == "restore_repetition"
     assert restored  # some seeds halve too far and need it
+
+
+def test_the_command_renders_a_summary_as_plain_text() -> None:
+    from threadstorm.cli.cmd_minimise import Summary, confirm_option, render_summary
+
+    summary = Summary(
+        bucket="d0ce48f563ce",
+        title="corruption: types: builtins.bytearray | ops: builtins.bytearray.extend()",
+        status=MINIMISED,
+        sizes=(("threads", 5, 2), ("repetitions", 8000, 312)),
+        before_rate="3/10 (30 %)",
+        after_rate="2/10 (20 %)",
+        runs=184,
+        wall_s=7.4,
+        confirm="2 of 11",
+        steps=("drop_thread -> 2 threads",),
+        others="",
+        script='"""doc"""\nprint(1)\n',
+        script_lines=1,
+    )
+    assert render_summary(summary) == "\n".join(
+        [
+            "bucket d0ce48f563ce: corruption: types: builtins.bytearray | ops: "
+            "builtins.bytearray.extend()",
+            "result: minimised (no simpler scenario crashes the same way)",
+            "  threads            5 -> 2",
+            "  repetitions     8000 -> 312",
+            "rate: 3/10 (30 %) -> 2/10 (20 %)",
+            "cost: 184 runs in 7.4 s (a change was kept when 2 of 11 runs crashed the same way)",
+            "  kept drop_thread -> 2 threads",
+            "script (1 lines of code):",
+            "",
+            '"""doc"""',
+            "print(1)",
+        ]
+    )
+    flaky = dataclasses.replace(summary, status=NOT_REPRODUCED, others="raised x6")
+    assert render_summary(flaky).splitlines()[1:] == [
+        "result: not reproduced: the bucket's crash did not show",
+        "rate: 3/10 (30 %) (runs ended: raised x6); it may be rare: try more --runs",
+    ]
+    assert confirm_option("2/5") == (2, 5) and confirm_option("adaptive") == "adaptive"
+    for bad in ("5/2", "0/3", "x"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            confirm_option(bad)

@@ -106,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
         bucket = store.bucket(args.bucket)
         config = CampaignConfig.from_json(store.campaign().config)
         interpreter = discover(config.python)
-        errors = Console(stderr=True, highlight=False)
+        errors = Console(stderr=True, highlight=False, soft_wrap=True)
         errors.print(f"minimising bucket {bucket.key}: {bucket.signature.title}")
         modules = (*config.modules, *config.packages)
         with HarnessSession(interpreter, modules, paths=config.paths) as session:
@@ -158,9 +158,9 @@ def as_rate(rate: RunRate) -> Rate:
 
 
 def format_key(key: tuple[int, ...]) -> str:
-    """``(2, 2, 1, 5, 400)`` -> ``2 threads, 2 ops, 1 objects, value 5, reps 400``."""
+    """``(2, 2, 1, 5, 400)`` -> ``2 threads, 2 ops, 1 shared, value size 5, 400 reps``."""
     threads, operations, shared, value, reps = key
-    return f"{threads} threads, {operations} ops, {shared} objects, value {value}, reps {reps}"
+    return f"{threads} threads, {operations} ops, {shared} shared, value size {value}, {reps} reps"
 
 
 # ---------------------------------------------------------------------- extract, then render
@@ -234,7 +234,7 @@ def render_summary(summary: Summary) -> str:
     lines.append(f"rate: {summary.before_rate} -> {summary.after_rate}")
     lines.append(
         f"cost: {summary.runs} runs in {summary.wall_s:.1f} s "
-        f"(changes kept on {summary.confirm} runs crashing the same way)"
+        f"(a change was kept when {summary.confirm} runs crashed the same way)"
     )
     lines += [f"  kept {step}" for step in summary.steps]
     if summary.script is not None:
