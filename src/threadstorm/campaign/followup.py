@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from threadstorm.generate.surface import Surface
-from threadstorm.minimise.minimiser import minimise
+from threadstorm.minimise.minimiser import RunRate, minimise
 from threadstorm.reproduce.emit import Header, render
 from threadstorm.reproduce.rate import Measurement, measure_scenario, script_environment
 from threadstorm.scenario.model import Scenario
@@ -128,6 +128,7 @@ class FollowUp:
                 key,
                 budget_s=min(self.config.minimise_budget_s, remaining / 2),
                 timeout_s=timeout,
+                known_rate=RunRate(rate.crashes, rate.runs),  # just measured: no re-validation
             )
             if sort_key(result.after) < sort_key(scenario):
                 with self.lock:
