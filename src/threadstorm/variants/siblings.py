@@ -37,6 +37,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from threadstorm.generate.families import MemberLike, SubjectLike
+from threadstorm.harness.kinship import ABC_NAMES
 from threadstorm.scenario.model import (
     Call,
     Collection,
@@ -57,24 +58,11 @@ MODULE_POINTS = 2
 
 # ABCs and protocols specific enough to make two objects siblings (Hashable, Sized, Iterable...
 # are not: nearly everything is).
+GENERIC_ABCS = frozenset(
+    {"Reversible", "Collection", "Sized", "Container", "Iterable", "Callable", "Hashable"}
+)
 SPECIFIC_KINDS = (
-    "Generator",
-    "Coroutine",
-    "AsyncGenerator",
-    "AsyncIterator",
-    "Awaitable",
-    "Iterator",
-    "MutableSequence",
-    "Sequence",
-    "MutableMapping",
-    "Mapping",
-    "MutableSet",
-    "Set",
-    "KeysView",
-    "ItemsView",
-    "ValuesView",
-    "MappingView",
-    "Buffer",
+    *(name for name in ABC_NAMES if name not in GENERIC_ABCS),
     "descriptor",
     "data-descriptor",
     "class",
