@@ -48,7 +48,8 @@ version whenever a rule below changes, because stored bucket keys depend on them
    ``.part.0``, ``.cold``) and ``__GI_`` are stripped; and these frames are dropped:
 
    - abort and report frames: ``abort``, ``raise``, ``__pthread_kill*``, ``__assert_fail*``,
-     ``_Py_FatalError*``, ``fatal_error*``, ``faulthandler_*``, ``_PyObject_AssertFailed``,
+     ``_Py_FatalError*``, ``fatal_error*``, ``faulthandler_*`` and its dump writers
+     (``_Py_Dump*``, ``write_thread_id``...), ``_PyObject_AssertFailed``,
      ``<signal handler called>``, sanitizer runtime frames;
    - call plumbing: the eval loop (``_PyEval_*``), vectorcall and call helpers
      (``*_Vectorcall*``, ``_PyObject_Call*``, ``PyObject_Call*``, ``method_vectorcall*``,
@@ -147,6 +148,12 @@ ABORT_FRAMES = frozenset(
         "_Py_DumpStack",
         "_Py_backtrace_symbols_fd",
         "_mi_assert_fail",
+        # faulthandler's dump writers: a second fault while dumping stops gdb inside them
+        "write_thread_id",
+        "dump_traceback",
+        "dump_frame",
+        "dump_pointer",
+        "_Py_write_noraise",
     }
 )
 ABORT_PREFIXES = (
@@ -156,7 +163,7 @@ ABORT_PREFIXES = (
     "_Py_FatalRefcountError",
     "fatal_error",
     "faulthandler_",
-    "_Py_DumpTraceback",
+    "_Py_Dump",  # _Py_DumpTraceback*, _Py_DumpASCII, _Py_DumpDecimal, _Py_DumpHexadecimal
     "__sanitizer",
     "__tsan",
     "__asan",
