@@ -52,7 +52,7 @@ ENUMERATE = Scenario(
 )
 SET_ITERATOR = "builtins.set_iterator"
 LIST_ITERATOR = "builtins.list_iterator"
-ATTEMPTS = 8  # searches at most, until the set iterator has crashed once
+ATTEMPTS = 20  # searches at most, until the set iterator has crashed once (it is rare)
 
 
 @dataclass(frozen=True)
