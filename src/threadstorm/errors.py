@@ -1,7 +1,8 @@
 """The exceptions threadstorm raises.  A target crash is data, never an exception.
 
 ``UsageError`` carries a message that says what is wrong and how to fix it; the CLI prints it on
-one line and exits with status 2.
+one line and exits with status 2.  ``CouldNotTest`` and ``HarnessError`` mean the tool or the
+target could not do its job: exit status 3, never mistaken for a finding (1) or a pass (0).
 """
 
 from __future__ import annotations
@@ -21,3 +22,7 @@ class HarnessError(ThreadstormError, RuntimeError):
 
 class TargetError(UsageError):
     """The target interpreter cannot be used (missing, not Python, dies at start)."""
+
+
+class CouldNotTest(ThreadstormError):
+    """A command ran but could not test what it was asked to (no valid runs, GIL on, ...)."""

@@ -20,6 +20,7 @@ import pytest
 from helpers import STARTUP_SLACK_S, describe, planted_folder, threadstorm
 
 from threadstorm.store.db import Store
+from threadstorm.triage.outcome import Status
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -101,6 +102,11 @@ def test_passes_on_the_clean_twin(check: Checker, tmp_path: Path) -> None:
     assert done.returncode == 0, describe(done)
     assert "check passed" in done.stdout
     assert in_contract_keys(out) == set()
+    with Store.open(out, readonly=True) as store:  # a pass must have tested something
+        record = store.campaign()
+        assert record.runs > 0
+        errors = sum(c.count for c in store.run_counts() if c.status == Status.HARNESS_ERROR)
+        assert errors <= 0.05 * record.runs
     suite = ET.parse(junit).getroot()
     assert suite.get("failures") == "0"
 

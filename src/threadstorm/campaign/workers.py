@@ -3,7 +3,9 @@
 A worker thread asks the shared generator for a scenario, runs it in its own harness session
 and hands the evidence to the campaign's queue.  The controller's threads only wait on pipes, so
 they cost nothing while the target's children work.  A fork server that dies is restarted; the
-run it was serving becomes a ``HARNESS_ERROR``, never a finding.
+run it was serving becomes a ``HARNESS_ERROR``, never a finding; a server that will not start
+again ends the campaign with a ``HarnessError`` (exit 3: the target could not be tested), not a
+usage error.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from threadstorm.campaign.hangs import confirm_hang
-from threadstorm.errors import HarnessError
+from threadstorm.errors import HarnessError, TargetError
 from threadstorm.generate.families import SubjectLike
 from threadstorm.scenario.model import Scenario
 from threadstorm.target.session import HarnessSession
@@ -69,6 +71,13 @@ class Worker(threading.Thread):
             return confirm_hang(self.session, scenario, evidence)
         except HarnessError as error:
             detail = str(error)
-            self.session.close()
-            self.session.start()
+            self.restart()
             return Evidence(0, 0, False, 0.0, b"", harness_error=detail)
+
+    def restart(self) -> None:
+        """Start the fork server again after it died."""
+        self.session.close()
+        try:
+            self.session.start()
+        except TargetError as error:
+            raise HarnessError(f"the fork server could not be restarted: {error}") from error

@@ -1,7 +1,9 @@
 """``threadstorm check``: a campaign for a project's CI, judged against a baseline.
 
 Exit 1 only when a new in-contract bucket appears; known buckets and outside-contract ones are
-listed, never failed.  Exit 0 otherwise, 2 on usage errors.
+listed, never failed.  Exit 3 when the campaign could not test (no valid run, harness errors
+above 5 % of runs, the GIL on in the target; ``campaign.soundness``), whatever it found; 2 on
+usage errors; 0 otherwise.
 """
 
 from __future__ import annotations
@@ -14,12 +16,15 @@ from typing import Any
 from rich.console import Console
 
 from threadstorm.campaign.baseline import compare, load_baseline, save_baseline
+from threadstorm.campaign.soundness import could_not_test
 from threadstorm.cli.campaign_args import add_campaign_arguments, config_from_args, run_new_campaign
 from threadstorm.errors import UsageError
+from threadstorm.exit_codes import EXIT_CLEAN, EXIT_COULD_NOT_TEST, EXIT_NEW_BUG
 from threadstorm.files import write_atomically
 from threadstorm.report.junit import render_junit
 from threadstorm.report.model import build_report
 from threadstorm.store.db import Store
+from threadstorm.triage.outcome import Status
 
 
 def register(sub: Any) -> None:
@@ -28,7 +33,8 @@ def register(sub: Any) -> None:
         help="CI mode: fail only when a new in-contract bucket appears",
         description="Run a short campaign and compare its buckets with a baseline file. Exit "
         "status: 1 when a new in-contract bucket appears, 0 otherwise (known and outside-contract "
-        "buckets are listed, not failed), 2 on usage errors.",
+        "buckets are listed, not failed), 2 on usage errors, 3 when nothing trustworthy could be "
+        "tested (no valid run, harness errors above 5%% of runs, or the GIL on in the target).",
     )
     add_campaign_arguments(parser, budget=120.0)
     parser.add_argument(
@@ -54,9 +60,10 @@ def run(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="threadstorm-check-") as scratch:
         out = args.out or str(Path(scratch) / "campaign")
         config = config_from_args(args, out)
-        run_new_campaign(config, console)
+        result = run_new_campaign(config, console)
         with Store.open(out, readonly=True) as store:
             buckets = store.buckets()
+            facts = store.campaign().config.get("target", {})
             if args.junit:
                 write_atomically(args.junit, render_junit(build_report(store), set(known)))
     verdict = compare(buckets, known)
@@ -67,15 +74,22 @@ def run(args: argparse.Namespace) -> int:
     ):
         for bucket in group:
             console.print(f"{title}: {bucket.key} {bucket.signature.title}", highlight=False)
+    tally = result.tally
+    reasons = could_not_test(tally.runs, tally.count(Status.HARNESS_ERROR), facts)
+    if reasons:
+        for reason in reasons:
+            console.print(f"could not test: {reason}", highlight=False)
+        console.print("check could not test the target (exit 3); the baseline is unchanged")
+        return EXIT_COULD_NOT_TEST
     if args.update_baseline:
         total = save_baseline(args.baseline, buckets, known)
         console.print(f"baseline {args.baseline} now knows {total} bucket(s)")
-        return 0
+        return EXIT_CLEAN
     if verdict.failed:
         console.print(f"check failed: {len(verdict.new_in_contract)} new in-contract bucket(s)")
-        return 1
-    console.print("check passed: no new in-contract bucket")
-    return 0
+        return EXIT_NEW_BUG
+    console.print(f"check passed: no new in-contract bucket in {tally.runs} runs")
+    return EXIT_CLEAN
 
 
 def check_output_folders(args: argparse.Namespace) -> None:

@@ -6,7 +6,8 @@ scenario.  Progress goes to stderr; the result (sizes and rates before and after
 minimised scenario as a standalone script) to stdout, and into the store.
 
 Exit status: 0 when the crash was confirmed (minimised, or the best scenario found before the
-budget ran out), 1 when the bucket's crash did not show in any validation run, 2 on usage errors.
+budget ran out), 3 when the bucket's crash did not show in any validation run (nothing could be
+minimised), 2 on usage errors.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from rich.console import Console
 from threadstorm.campaign.config import CampaignConfig
 from threadstorm.campaign.followup import repro_header
 from threadstorm.errors import UsageError
+from threadstorm.exit_codes import EXIT_COULD_NOT_TEST
 from threadstorm.minimise.minimiser import (
     NOT_REPRODUCED,
     Confirm,
@@ -133,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
             )
     summary = summarise(result, bucket, interpreter)
     Console(highlight=False, soft_wrap=True).print(render_summary(summary), markup=False)
-    return 1 if result.status == NOT_REPRODUCED else 0
+    return EXIT_COULD_NOT_TEST if result.status == NOT_REPRODUCED else 0
 
 
 class ProgressView:

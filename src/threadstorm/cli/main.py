@@ -1,9 +1,10 @@
 """The ``threadstorm`` command: a thin layer of subcommands over the library.
 
 Each subcommand lives in its own module (``threadstorm.cli.cmd_*``) exposing ``register(sub)``,
-which adds its parser and sets ``handler``.  User mistakes arrive here as ``UsageError`` and leave
-as one line on stderr with exit status 2; nothing else is caught, so real bugs keep their
-traceback.
+which adds its parser and sets ``handler``.  Exit statuses mean one thing each: 0 clean, 1 a new
+in-contract bug (``check`` only), 2 a usage error (``UsageError``, one line on stderr), 3 the
+tool or the target could not do its job (``CouldNotTest``, ``HarnessError`` or any unexpected
+error: one line, plus the path of a file holding the full traceback, never a bare traceback).
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ import sys
 from collections.abc import Sequence
 
 from threadstorm import __version__
-from threadstorm.errors import UsageError
+from threadstorm.cli.failure import one_line, save_traceback
+from threadstorm.errors import CouldNotTest, UsageError
+from threadstorm.exit_codes import EXIT_COULD_NOT_TEST, EXIT_USAGE
 
 COMMANDS = (
     "interpreters",
@@ -68,11 +71,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         status: int = args.handler(args)
     except UsageError as error:
         print(f"threadstorm: error: {error}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
+    except CouldNotTest as error:
+        print(f"threadstorm: could not test: {error}", file=sys.stderr)
+        return EXIT_COULD_NOT_TEST
     except KeyboardInterrupt:
         print("threadstorm: interrupted", file=sys.stderr)
         return 130
+    except Exception as error:  # noqa: BLE001 - reported with its saved traceback, exit 3
+        return report_failure(error, args.command)
     return status
+
+
+def report_failure(error: Exception, command: str) -> int:
+    """One line naming the error and the file its traceback was saved to; exit status 3."""
+    try:
+        path = save_traceback(error, command)
+    except OSError as unsaved:
+        print(f"threadstorm: {command} failed: {one_line(error)}\n{unsaved}", file=sys.stderr)
+        return EXIT_COULD_NOT_TEST
+    print(
+        f"threadstorm: {command} failed: {one_line(error)} (traceback saved to {path})",
+        file=sys.stderr,
+    )
+    return EXIT_COULD_NOT_TEST
 
 
 def entry() -> None:
