@@ -22,12 +22,14 @@ from typing import Any
 
 import pytest
 
-from threadstorm.bucket.model import Signature
+from threadstorm.bucket.context import Context
+from threadstorm.bucket.identity import Signature
 from threadstorm.bucket.signature import crash_signature, native_frame_names, signature_for
 from threadstorm.scenario.codec import scenario_from_json
 from threadstorm.scenario.model import Lit, Operation, Scenario, SharedObject, ThreadPlan
-from threadstorm.triage.classify import CrashFacts, classify
+from threadstorm.triage.classify import classify
 from threadstorm.triage.evidence import Evidence
+from threadstorm.triage.facts import CrashFacts
 from threadstorm.triage.outcome import Outcome
 from threadstorm.triage.parsers import Assertion, FatalError, NativeFrame
 
@@ -174,7 +176,7 @@ def test_header_precondition_keeps_function_and_expression_but_not_the_file() ->
         ),
         native_frames=(NativeFrame("union_repr"), NativeFrame("builtin_repr")),
     )
-    signature = crash_signature(facts, ("types: typing.Union",))
+    signature = crash_signature(facts, Context(site=("op: typing.Union.__repr__()",)))
     assert signature == Signature(
         "precondition", ("PyTuple_GET_SIZE", "PyTuple_Check(op)", "union_repr")
     )
@@ -188,8 +190,9 @@ def test_collector_checks_use_the_scenario_not_the_collectors_stack() -> None:
         ),
         native_frames=(NativeFrame("update_refs"), NativeFrame("gc_collect_main")),
     )
-    signature = crash_signature(facts, ("types: itertools.chain",))
-    assert signature == Signature("corruption", ("types: itertools.chain",))
+    pair = ("ops: itertools.chain.__next__()",)
+    signature = crash_signature(facts, Context(site=("op: x",), pair=pair))
+    assert signature == Signature("corruption", pair)
 
 
 def test_specific_fatal_error_blanks_addresses_and_numbers() -> None:
@@ -197,7 +200,7 @@ def test_specific_fatal_error_blanks_addresses_and_numbers() -> None:
         signal="SIGABRT",
         fatal_error=FatalError("tstate_delete_common", "tstate 0x7f00dead is still current (3)"),
     )
-    assert crash_signature(facts, ()) == Signature(
+    assert crash_signature(facts, Context()) == Signature(
         "fatal", ("tstate_delete_common", "tstate 0x? is still current (N)")
     )
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from threadstorm.bucket.model import Signature
+from threadstorm.bucket.identity import Signature
 from threadstorm.report.html import render_html
 from threadstorm.report.model import build_report
 from threadstorm.scenario.model import Call, Operation, Ref, Scenario, SharedObject, ThreadPlan

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from threadstorm.bucket.judge import Verdict, judge
-from threadstorm.bucket.model import Signature
+from threadstorm.bucket.identity import Signature
 from threadstorm.campaign.config import CampaignConfig
 from threadstorm.cli.main import main
 from threadstorm.minimise.minimiser import (

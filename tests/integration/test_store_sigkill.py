@@ -25,7 +25,7 @@ pytestmark = pytest.mark.integration
 WRITER = textwrap.dedent(
     """
     import sys
-    from threadstorm.bucket.model import Signature
+    from threadstorm.bucket.identity import Signature
     from threadstorm.scenario.model import Operation, Ref, Scenario, SharedObject, ThreadPlan
     from threadstorm.store.db import Store
     from threadstorm.triage.evidence import Evidence

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from threadstorm.bucket.model import Signature
+from threadstorm.bucket.identity import Signature
 from threadstorm.campaign.config import CampaignConfig
 from threadstorm.cli.main import main
 from threadstorm.generate.denylist import DEFAULT_DENY

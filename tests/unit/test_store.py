@@ -17,13 +17,14 @@ from test_report_samples import (
     union_scenario,
 )
 
-from threadstorm.bucket.model import Signature
+from threadstorm.bucket.identity import Signature
 from threadstorm.errors import UsageError
 from threadstorm.scenario.simplicity import sort_key
 from threadstorm.store.db import Store
 from threadstorm.store.records import CoverageEntry, Rate, Variant
 from threadstorm.store.schema import FILENAME, SCHEMA_VERSION
 from threadstorm.triage.evidence import Evidence
+from threadstorm.triage.facts import CrashFacts
 from threadstorm.triage.outcome import Outcome, Status
 
 CRASH = Outcome(Status.CRASHED, "SIGSEGV")
@@ -175,13 +176,13 @@ def test_evidence_round_trips_exactly(tmp_path: Path) -> None:
         in_flight=(0, None, 2),
         backtrace="#0 union_repr",
     )
-    find(store, evidence=raw, outcome=Outcome(Status.CRASHED, "SIGABRT", {"kind": "assertion"}))
+    find(store, evidence=raw, outcome=Outcome(Status.CRASHED, "SIGABRT", CrashFacts("SIGABRT")))
     crash = store.crashes(UNION_SIGNATURE.key)[0]
     assert crash.evidence == raw
     assert crash.outcome == {
         "status": "crashed",
         "reason": "SIGABRT",
-        "crash": {"kind": "assertion"},
+        "crash": {"kind": "signal", "signal": "SIGABRT"},
     }
     store.close()
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from threadstorm.bucket.model import Signature
+from threadstorm.bucket.identity import Signature
 from threadstorm.bucket.signature import signature_for
 from threadstorm.scenario.model import Scenario
 from threadstorm.triage.classify import classify
 from threadstorm.triage.evidence import Evidence
+from threadstorm.triage.facts import CrashFacts, crash_facts
 from threadstorm.triage.outcome import Outcome
 from threadstorm.triage.symbolize import c_stack_names
 
@@ -34,20 +35,26 @@ class Verdict:
 
 
 def judge(evidence: Evidence, scenario: Scenario) -> Verdict:
-    """Classify ``evidence`` of a run of ``scenario`` and sign it when it is a finding."""
-    outcome = classify(evidence)
+    """Classify ``evidence`` of a run of ``scenario`` and sign it when it is a finding.
+
+    The evidence is parsed once (``crash_facts``); classification and the signature both read
+    those facts.
+    """
+    facts = crash_facts(evidence)
+    outcome = classify(evidence, facts)
     if not outcome.status.is_finding:
         return Verdict(outcome, None, evidence)
-    evidence = with_c_stack_names(evidence)
-    outcome = classify(evidence)
+    evidence, facts = with_c_stack_names(evidence, facts)
+    outcome = dataclasses.replace(outcome, facts=facts)
     return Verdict(outcome, signature_for(outcome, evidence, scenario), evidence)
 
 
-def with_c_stack_names(evidence: Evidence) -> Evidence:
-    """The evidence with ``addr2line`` names for its faulthandler C stack, when it has one."""
-    if "c_stack_names" in evidence.extra or b"C stack trace" not in evidence.stderr:
-        return evidence
-    names = c_stack_names(evidence.stderr_text)
+def with_c_stack_names(evidence: Evidence, facts: CrashFacts) -> tuple[Evidence, CrashFacts]:
+    """The evidence and facts with ``addr2line`` names for a faulthandler C stack, if any."""
+    if facts.native_source != "faulthandler" or "c_stack_names" in evidence.extra:
+        return evidence, facts
+    names = c_stack_names(facts.native_frames)
     if names is None:
-        return evidence
-    return dataclasses.replace(evidence, extra={**evidence.extra, "c_stack_names": names})
+        return evidence, facts
+    named = dataclasses.replace(evidence, extra={**evidence.extra, "c_stack_names": names})
+    return named, facts.with_frame_names(names)

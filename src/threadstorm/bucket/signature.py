@@ -1,6 +1,6 @@
 """Signatures: the identity of a failure, built by written rules.  Same signature, same bucket.
 
-The rules (signature version ``SIGNATURE_VERSION`` in ``threadstorm.bucket.model``; change the
+The rules (signature version ``SIGNATURE_VERSION`` in ``threadstorm.bucket.identity``; change the
 version whenever a rule below changes, because stored bucket keys depend on them):
 
 0. **Sanitizers.**  A ThreadSanitizer data race is kind ``race`` with the *unordered* pair of
@@ -66,34 +66,29 @@ version whenever a rule below changes, because stored bucket keys depend on them
 
    If nothing is left, the innermost named frame is kept (a crash inside the eval loop itself).
 
-3. **Otherwise, Python facts** make kind ``python``: (signal or fatal error, ``types:`` the
-   classes involved: for each in-flight operation, the class that *defines* the member it calls
-   when the child reports it (version 2; ``Counter().keys`` and ``defaultdict().keys`` are both
-   ``dict.keys``, one function), else the type of the object it acts on; ``ops:`` the labels of
-   the operations in flight with each target named that way; ``py:`` the crashing thread's Python
-   frames without threadstorm's harness and ``threading``, as ``path:function`` with no line
-   numbers, top ``PYTHON_FRAMES``). In-flight operations come from ``evidence.in_flight`` (the
-   operation each thread was in when the child died) and the types from the child's ``setup``
-   message; a thread that had not started or had finished adds nothing. When the dump names the
-   faulting thread and the child announced which thread id runs which plan (its ``threads``
-   message), only the faulting thread's operation counts: what the other threads happened to be
-   doing at that instant is timing, not identity. Shared objects are named by type so that the
-   same bug reached from two scenarios that call their objects differently is one bucket, and a
-   builtin that only calls a special method is written as that method (``next(it)`` is
-   ``it.__next__()``, ``repr(x)`` is ``x.__repr__()``; see ``DUNDER_BUILTINS``; ``str(x)`` is
-   ``x.__repr__()`` when the child reports that the object's type does not define ``__str__``).
+3. **Otherwise, Python facts** make kind ``python``: (signal or fatal error, then where the
+   crashing thread was: its Python frames inside the target as ``py: path:function < ...``
+   without line numbers, top ``PYTHON_FRAMES``; else ``op:`` the operation it was in, written as
+   the class that *defines* the member it calls (``Counter().keys`` and ``defaultdict().keys``
+   are both ``builtins.dict.keys()``: an inherited C slot folds into the class implementing
+   it); else, only when the dump does not say which worker crashed, every operation in flight).
+   What the *other* threads were doing at that instant is timing, not identity (version 3): it
+   is context for the report.  Generic corruption (rule 1) without native frames takes the
+   operation pair instead: every operation in flight, each by its implementing class, because
+   the thread that notices a broken reference count is not the one that broke it.  See
+   ``threadstorm.bucket.context``.  A builtin that only calls a special method is written as
+   that method (``next(it)`` is ``it.__next__()``, ``repr(x)`` is ``x.__repr__()``).
 
-4. **Hangs** are kind ``hang`` with the in-flight operations and types of rule 3.
+4. **Hangs** are kind ``hang`` with the types and operations of every thread in flight.
 
 Things to know when using signatures:
 
 - The evidence decides the rule: the same crash signed with a gdb backtrace attached (rule 2)
   and without one (rule 3) gives two keys.  Sign a bucket's runs from the harness's own
   evidence; keep a later gdb backtrace beside the bucket rather than re-signing with it.
-- Rule 3 sees which operations happened to be in flight: an unrelated thread that was mid-way
-  through its own operation adds that operation (the corpus entry
-  ``bytearray_mixed_cut_dump`` shows it).  A predicate that tolerates this can compare kinds
-  and ``types:`` parts and ask for the ``ops:`` of one run to be a subset of the other's.
+- Rule 3 without native frames cannot tell two C bugs reached through one operation apart;
+  when follow-up learns a bucket's native crash site (gdb), buckets with one site merge
+  (``threadstorm.bucket.merge``).
 - A 3.14 faulthandler C stack names a *static* function after the nearest exported symbol
   before it (``PyWrapper_New+0xc27`` for ``enum_next`` in a build without the static symbol
   table on the dynamic one); such a stack buckets consistently for one build, but coarsely.
@@ -101,26 +96,17 @@ Things to know when using signatures:
 
 from __future__ import annotations
 
-import dataclasses
 import re
-from collections.abc import Set as AbstractSet
 
-from threadstorm.bucket.model import Signature
-from threadstorm.harness.execute import DUNDER_BUILTINS
-from threadstorm.scenario.model import Operation, Scenario
-from threadstorm.triage.classify import CrashFacts, crash_facts
+from threadstorm.bucket.context import Context, run_context
+from threadstorm.bucket.identity import Signature
+from threadstorm.scenario.model import Scenario
 from threadstorm.triage.evidence import Evidence
+from threadstorm.triage.facts import CrashFacts, crash_facts
 from threadstorm.triage.outcome import Outcome, Status
-from threadstorm.triage.parsers import (
-    Assertion,
-    NativeFrame,
-    PythonFrame,
-    SanitizerReport,
-    parse_faulthandler,
-)
+from threadstorm.triage.parsers import Assertion, NativeFrame, SanitizerReport
 
 NATIVE_FRAMES = 3
-PYTHON_FRAMES = 5
 
 # ----------------------------------------------------------------- generic checks
 
@@ -259,28 +245,31 @@ _NUMBER = re.compile(r"\b\d+\b")
 def signature_for(outcome: Outcome, evidence: Evidence, scenario: Scenario) -> Signature:
     """The signature of a finding (``HUNG``, ``CRASHED``, ``SANITIZER``), by the rules above.
 
-    Raises ``ValueError`` for an outcome that is not a finding: asking for its identity is a
-    programming error, not a property of the target.
+    The crash facts come from the outcome (parsed once, by ``classify``); the evidence only
+    adds the child's messages and the operation each thread was in.  Raises ``ValueError`` for
+    an outcome that is not a finding: asking for its identity is a programming error, not a
+    property of the target.
     """
     if not outcome.status.is_finding:
         raise ValueError(f"a {outcome.status.label} run has no signature (only findings do)")
-    context = scenario_context(evidence, scenario)
+    facts = outcome.facts if outcome.facts is not None else crash_facts(evidence)
+    context = run_context(evidence, scenario, facts)
     if outcome.status is Status.HUNG:
-        return Signature("hang", context)
-    facts = crash_facts(evidence)
+        return Signature("hang", context.in_flight)
     if facts.sanitizer is not None:
         return sanitizer_signature(facts.sanitizer)
     return crash_signature(facts, context)
 
 
-def crash_signature(facts: CrashFacts, context: tuple[str, ...]) -> Signature:
+def crash_signature(facts: CrashFacts, context: Context) -> Signature:
     """Rules 1 to 3 for a crash whose facts are parsed; ``context`` is rule 3's scenario part."""
     native = native_frame_names(facts.native_frames)
-    python = (*context, *_python_part(facts.python_frames))
     generic = generic_check(facts)
     if generic is not None:
         kind, parts, native_allowed = generic
-        return Signature(kind, (*parts, *(native if native and native_allowed else python)))
+        if native and native_allowed:
+            return Signature(kind, (*parts, *native))
+        return Signature(kind, (*parts, *(context.pair if kind == "corruption" else context.site)))
     if facts.assertion is not None:
         found = facts.assertion
         what = found.expression or found.message or ""
@@ -290,7 +279,7 @@ def crash_signature(facts: CrashFacts, context: tuple[str, ...]) -> Signature:
         return Signature("fatal", (fatal.function, _blank_numbers(fatal.message)))
     if native:
         return Signature("native", (_crash_name(facts), *native))
-    return Signature("python", (_crash_name(facts), *python))
+    return Signature("python", (_crash_name(facts), *context.site))
 
 
 def generic_check(facts: CrashFacts) -> tuple[str, tuple[str, ...], bool] | None:
@@ -414,124 +403,3 @@ def is_plumbing_frame(name: str) -> bool:
         or name.startswith(REFCOUNT_PREFIXES)
         or name.startswith(ALLOCATOR_PREFIXES)
     )
-
-
-# ----------------------------------------------------------------- rule 3: Python facts
-
-
-def scenario_context(evidence: Evidence, scenario: Scenario) -> tuple[str, ...]:
-    """(``types: ...``, ``ops: ...``) for the operations in flight when the child ended.
-
-    A part with nothing to say (no setup message, no operation in flight) is left out.
-    """
-    types = _setup_types(evidence)
-    setup = evidence.message("setup") or {}
-    plain_str = {str(name) for name in setup.get("str_is_repr", [])}
-    owners = {str(key): str(value) for key, value in dict(setup.get("owners") or {}).items()}
-    running = in_flight_operations(evidence, scenario)
-    named = [(op, owner_or_type(op, types, owners, plain_str)) for op in running]
-    targets = {name for _, name in named}
-    if not targets:
-        targets = set(types.values())
-    labels = {typed_label(op, {op.target: name}, plain_str) for op, name in named}
-    parts = []
-    if targets:
-        parts.append(f"types: {', '.join(sorted(targets))}")
-    if labels:
-        parts.append(f"ops: {'; '.join(sorted(labels))}")
-    return tuple(parts)
-
-
-def in_flight_operations(evidence: Evidence, scenario: Scenario) -> tuple[Operation, ...]:
-    """The operations in flight: the crashing thread's alone when the dump says which worker
-    crashed (the child announces its workers' thread ids), else every running thread's."""
-    running: dict[int, Operation] = {}
-    for thread, index in enumerate(evidence.in_flight):
-        if index is None or index < 0 or thread >= len(scenario.threads):
-            continue
-        operations = scenario.threads[thread].operations
-        if index < len(operations):
-            running[thread] = operations[index]
-    crashed = crashing_worker(evidence)
-    if crashed is not None and crashed in running:
-        return (running[crashed],)
-    return tuple(running.values())
-
-
-def crashing_worker(evidence: Evidence) -> int | None:
-    """The number of the worker thread the fault happened in, when it can be told."""
-    announced = evidence.message("threads")
-    dump = parse_faulthandler(evidence.stderr_text) if announced is not None else None
-    current = dump.current if dump is not None else None
-    if announced is None or current is None:
-        return None
-    try:
-        ident = int(current.thread_id, 16)
-    except ValueError:
-        return None
-    idents = list(announced.get("idents", []))
-    return idents.index(ident) if ident in idents else None
-
-
-def owner_or_type(
-    op: Operation, types: dict[str, str], owners: dict[str, str], plain_str: AbstractSet[str]
-) -> str:
-    """The class that defines the member ``op`` calls, when the child reported it; else the
-    type of the object it acts on."""
-    member = canonical(op, op.target in plain_str)
-    return owners.get(f"{op.target}.{member.name}") or types.get(op.target, op.target)
-
-
-def typed_label(
-    op: Operation, types: dict[str, str], plain_str: AbstractSet[str] = frozenset()
-) -> str:
-    """``builtins.enumerate.__next__()``: the canonical operation, its target named by type."""
-    return dataclasses.replace(
-        canonical(op, op.target in plain_str), target=types.get(op.target, op.target)
-    ).label()
-
-
-def canonical(op: Operation, str_is_repr: bool = False) -> Operation:
-    """``next(x)`` as ``x.__next__()`` and the like (``DUNDER_BUILTINS``); others unchanged.
-
-    ``str(x)`` of an object whose type does not define ``__str__`` runs ``x.__repr__``, so it
-    is written as that (the child says which shared objects are such, in its setup message).
-    """
-    module, _, name = op.name.rpartition(".")
-    if op.kind == "function" and module == "builtins" and name in DUNDER_BUILTINS:
-        dunder = "__repr__" if name == "str" and str_is_repr else DUNDER_BUILTINS[name]
-        return dataclasses.replace(op, kind="method", name=dunder)
-    if op.kind == "method" and op.name == "__str__" and str_is_repr:
-        return dataclasses.replace(op, name="__repr__")
-    return op
-
-
-def _setup_types(evidence: Evidence) -> dict[str, str]:
-    setup = evidence.message("setup")
-    raw = setup.get("types") if setup is not None else None
-    if not isinstance(raw, dict):
-        return {}
-    return {str(name): str(kind) for name, kind in raw.items()}
-
-
-def _python_part(frames: tuple[PythonFrame, ...]) -> tuple[str, ...]:
-    if not frames:
-        return ()
-    names = [f"{short_path(frame.file)}:{frame.function}" for frame in frames[:PYTHON_FRAMES]]
-    return (f"py: {' < '.join(names)}",)
-
-
-def short_path(path: str) -> str:
-    """A path without the parts that differ between machines and temporary folders.
-
-    ``.../lib/python3.13t/typing.py`` is ``typing.py``, ``.../site-packages/pkg/mod.py`` is
-    ``pkg/mod.py``, anything else keeps its last component.
-    """
-    path = path.replace("\\", "/")
-    for marker in ("/site-packages/", "/dist-packages/"):
-        if marker in path:
-            return path.rsplit(marker, 1)[1]
-    match = re.search(r"/lib/python\d+\.\d+[a-z]*/(.+)$", path)
-    if match is not None:
-        return match.group(1)
-    return path.rsplit("/", 1)[-1]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 import threading
 from collections.abc import Callable
+from types import FunctionType
 from typing import Any
 
 from threadstorm.harness.values import HostileError, build, resolve
@@ -103,6 +104,28 @@ def member_owners(scenario: Scenario, namespace: dict[str, Any]) -> dict[str, st
     return owners
 
 
+def python_members(scenario: Scenario, namespace: dict[str, Any]) -> list[str]:
+    """The ``target.member`` calls of the scenario whose member is written in Python.
+
+    A contract rule about an operation (concurrent ``__init__``) is about C implementations: a
+    class written in Python runs its ``__init__`` as an ordinary method, and pure Python code
+    must never crash the interpreter.  A member counts as Python when the class that defines it
+    holds a Python function (or a descriptor wrapping one) under its name.
+    """
+    found: list[str] = []
+    for op in scenario.operations():
+        if op.kind != "method":
+            continue
+        for cls in type(namespace.get(op.target)).__mro__:
+            if op.name in vars(cls):
+                member = vars(cls)[op.name]
+                inner = getattr(member, "__func__", None) or getattr(member, "fget", None)
+                if isinstance(member, FunctionType) or isinstance(inner, FunctionType):
+                    found.append(f"{op.target}.{op.name}")
+                break
+    return sorted(set(found))
+
+
 def describe_types(namespace: dict[str, Any]) -> dict[str, str]:
     """The qualified type name of every shared object (what a crash report calls it)."""
     return {
@@ -124,6 +147,7 @@ def run_scenario(
             "event": "setup",
             "types": describe_types(namespace),
             "owners": member_owners(scenario, namespace),
+            "python_members": python_members(scenario, namespace),
             "str_is_repr": sorted(
                 name
                 for name, value in namespace.items()
@@ -137,6 +161,8 @@ def run_scenario(
     def next_round() -> None:  # run by the last thread to arrive, before any is released
         if rounds_started[0]:
             build_shared(scenario, namespace, fresh_only=True)
+        else:  # which thread id runs which plan, so a crash dump's current thread names it
+            announce({"event": "threads", "idents": [worker.ident for worker in workers]})
         rounds_started[0] += 1
 
     barrier = threading.Barrier(scenario.thread_count, action=next_round)
@@ -150,8 +176,6 @@ def run_scenario(
     ]
     for worker in workers:
         worker.start()
-    # Which thread id runs which plan, so a crash dump's "Current thread" names its plan.
-    announce({"event": "threads", "idents": [worker.ident for worker in workers]})
     for worker in workers:
         worker.join()
     exceptions = log.as_json()

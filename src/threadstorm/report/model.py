@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from threadstorm.bucket.model import Signature
+from threadstorm.bucket.identity import Signature
 from threadstorm.report.describe import scenario_lines, subject_of
 from threadstorm.scenario.model import Scenario
 from threadstorm.store.db import Store

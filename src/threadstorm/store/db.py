@@ -33,7 +33,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, NamedTuple
 
-from threadstorm.bucket.model import Signature
+from threadstorm.bucket.identity import Signature
 from threadstorm.errors import UsageError
 from threadstorm.scenario import codec
 from threadstorm.scenario.model import Scenario

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from threadstorm.bucket.model import Signature
+from threadstorm.bucket.identity import Signature
 from threadstorm.scenario.model import Scenario
 from threadstorm.triage.evidence import Evidence
 from threadstorm.triage.outcome import Status

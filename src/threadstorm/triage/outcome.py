@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
+
+from threadstorm.triage.facts import CrashFacts
 
 
 class Status(enum.IntEnum):
@@ -33,11 +35,20 @@ class Status(enum.IntEnum):
 
 @dataclass(frozen=True)
 class Outcome:
-    """A classified run: its status, a one-line reason, and the parsed crash facts if any."""
+    """A classified run: its status, a one-line reason, and the parsed crash facts if any.
+
+    ``facts`` are present for findings (hangs, crashes, sanitizer reports): they are parsed once,
+    by ``classify``, and every later step reads them from here.
+    """
 
     status: Status
     reason: str
-    crash: dict[str, Any] = field(default_factory=dict)  # parsed facts: kind, assertion, frames...
+    facts: CrashFacts | None = None
+
+    @property
+    def crash(self) -> dict[str, Any]:
+        """The facts as JSON (empty without facts): what the store and reports keep."""
+        return self.facts.to_json() if self.facts is not None else {}
 
     def to_json(self) -> dict[str, Any]:
         return {"status": self.status.label, "reason": self.reason, "crash": self.crash}

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from types import EllipsisType
 
 # --------------------------------------------------------------------------- values
 
@@ -285,7 +286,9 @@ def _undouble(text: str) -> str:
     return text
 
 
-def parse_allocator_error(text: str) -> AllocatorError | None:
+def parse_allocator_error(
+    text: str, fatal: FatalError | EllipsisType | None = ...
+) -> AllocatorError | None:
     """An allocator's complaint about a heap block, the first of three kinds.
 
     - the debug allocator's fatal error (``_PyMem_DebugRawFree: bad trailing pad byte``), with
@@ -301,7 +304,8 @@ def parse_allocator_error(text: str) -> AllocatorError | None:
         if api is not None and api.group(1).isascii() and api.group(1).isalpha()
         else None
     )
-    fatal = parse_fatal_error(text)
+    if isinstance(fatal, EllipsisType):
+        fatal = parse_fatal_error(text)
     if fatal is not None and fatal.function is not None:
         problem = _ALLOCATOR_PROBLEM.match(fatal.message)
         if problem is not None:
@@ -331,14 +335,18 @@ _C_FRAME = re.compile(
 )
 
 
-def parse_faulthandler(text: str) -> FaulthandlerDump | None:
+def parse_faulthandler(
+    text: str, fatal: FatalError | EllipsisType | None = ...
+) -> FaulthandlerDump | None:
     """The first faulthandler dump in ``text``: threads (which one is current) and C stack.
 
     The dump starts at the first fatal error line, or at the first thread header when there is
     none (a dump on request, as the harness takes on a deadline).  It ends when a second fatal
-    error begins or a thread shows up twice.
+    error begins or a thread shows up twice.  ``fatal`` is the text's fatal error when the
+    caller has parsed it already.
     """
-    fatal = parse_fatal_error(text)
+    if isinstance(fatal, EllipsisType):
+        fatal = parse_fatal_error(text)
     lines = text.splitlines()
     start = _dump_start(lines)
     if start is None:

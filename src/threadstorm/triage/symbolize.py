@@ -18,17 +18,17 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
-from threadstorm.triage.parsers import NativeFrame, parse_faulthandler
+from threadstorm.triage.parsers import NativeFrame
 
 ADDR2LINE_TIMEOUT_S = 20.0
 
 
-def c_stack_names(stderr_text: str) -> list[str | None] | None:
-    """Real function names for the dump's C stack frames, in order; None without a C stack."""
-    dump = parse_faulthandler(stderr_text)
-    if dump is None or not dump.c_stack or shutil.which("addr2line") is None:
+def c_stack_names(c_stack: Sequence[NativeFrame]) -> list[str | None] | None:
+    """Real function names for a dump's C stack frames, in order; None without a C stack (or
+    without ``addr2line``)."""
+    if not c_stack or shutil.which("addr2line") is None:
         return None
-    return frame_names(dump.c_stack)
+    return frame_names(c_stack)
 
 
 def frame_names(frames: Sequence[NativeFrame]) -> list[str | None]:
