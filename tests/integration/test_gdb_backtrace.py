@@ -1,4 +1,7 @@
-"""gdb on a real 3.13 debug target: a crashing script gives a symbolised backtrace."""
+"""gdb on a real 3.13 debug target: a crashing script gives a symbolised backtrace.
+
+The program gdb runs is the confined script runner (``target.confined_script``), as in
+follow-up: the backtrace comes through the confinement, and the timeout kills everything."""
 
 from __future__ import annotations
 
@@ -10,6 +13,8 @@ from pathlib import Path
 import pytest
 
 from threadstorm.bucket.signature import native_frame_names
+from threadstorm.target.confined_script import Confinement, confined_script
+from threadstorm.target.interpreter import discover
 from threadstorm.triage.gdb import native_backtrace
 from threadstorm.triage.parsers import parse_gdb_backtrace
 
@@ -47,16 +52,16 @@ for _ in range(400):
 ATTEMPTS = 5
 
 
-def target_env() -> dict[str, str]:
-    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHON_GIL": "0", "LANG": "C.UTF-8"}
+def backtrace_of(python: Path, script: str, timeout_s: float) -> str | None:
+    """One confined run of ``script`` under gdb, as follow-up does it."""
+    with confined_script(discover(python), script, Confinement(threads=4), timeout_s) as run:
+        return native_backtrace(run.argv, timeout_s, run.env, run.cwd)
 
 
-def test_crash_gives_a_symbolised_backtrace(python313d: Path, tmp_path: Path) -> None:
-    script = tmp_path / "enumerate_storm.py"
-    script.write_text(CRASHING_SCRIPT)
+def test_crash_gives_a_symbolised_backtrace(python313d: Path) -> None:
     text = None
     for _ in range(ATTEMPTS):  # the crash is likely, not certain, in any one run
-        text = native_backtrace(python313d, script, timeout_s=120, env=target_env())
+        text = backtrace_of(python313d, CRASHING_SCRIPT, timeout_s=120)
         if text is not None:
             break
     assert text is not None, f"no crash under gdb in {ATTEMPTS} runs"
@@ -73,19 +78,19 @@ def test_crash_gives_a_symbolised_backtrace(python313d: Path, tmp_path: Path) ->
     assert native_frame_names(crashing.frames)[0] == "enum_next"
 
 
-def test_clean_exit_gives_none(python313d: Path, tmp_path: Path) -> None:
-    script = tmp_path / "fine.py"
-    script.write_text("print(sum(range(10)))\n")
-    assert native_backtrace(python313d, script, timeout_s=60, env=target_env()) is None
+def test_clean_exit_gives_none(python313d: Path) -> None:
+    assert backtrace_of(python313d, "print(sum(range(10)))\n", timeout_s=60) is None
 
 
-def test_timeout_kills_gdb_and_the_program(python313d: Path, tmp_path: Path) -> None:
-    script = tmp_path / "sleeps.py"
-    script.write_text("import time\ntime.sleep(600)\n")
+def test_timeout_kills_gdb_and_the_program(python313d: Path) -> None:
     started = time.monotonic()
-    assert native_backtrace(python313d, script, timeout_s=3, env=target_env()) is None
-    assert time.monotonic() - started < 30
-    assert _processes_running(script) == []
+    with confined_script(
+        discover(python313d), "import time\ntime.sleep(600)\n", Confinement(), 3
+    ) as run:
+        assert native_backtrace(run.argv, 3, run.env, run.cwd) is None
+        script = Path(run.argv[-1])
+        assert time.monotonic() - started < 30
+        assert _processes_running(script) == []
 
 
 def _processes_running(script: Path) -> list[int]:

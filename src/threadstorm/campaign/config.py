@@ -16,6 +16,7 @@ from typing import Any
 
 from threadstorm.errors import UsageError
 from threadstorm.generate.families import FAMILIES
+from threadstorm.harness.confine import cpu_seconds_per_thread
 
 DEFAULT_MODULES = ("builtins", "types", "typing", "collections")
 MODULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
@@ -52,10 +53,14 @@ class CampaignConfig:
         return self.workers if self.workers > 0 else max(1, os.cpu_count() or 1)
 
     def limits(self, sanitizer: str | None) -> dict[str, int]:
-        """Per-run resource limits (no address-space limit on sanitizer builds)."""
+        """Per-run resource limits (no address-space limit on sanitizer builds).
+
+        ``cpu_seconds`` is per running thread (the child multiplies it by the scenario's threads
+        plus one): twice the deadline and a margin, so busy threads meet the deadline first.
+        """
         return {
             "address_space": 0 if sanitizer else self.memory_mb * 1024 * 1024,
-            "cpu_seconds": int(self.run_timeout_s * 4) + 5,
+            "cpu_seconds": cpu_seconds_per_thread(self.run_timeout_s),
             "file_size": 64 * 1024 * 1024,
             "processes": 0,
             "core_size": -1 if self.core_files else 0,

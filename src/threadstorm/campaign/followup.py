@@ -10,7 +10,6 @@ from __future__ import annotations
 import ast
 import queue
 import shutil
-import tempfile
 import threading
 import time
 from collections.abc import Sequence
@@ -20,10 +19,11 @@ from typing import TYPE_CHECKING
 from threadstorm.generate.surface import Surface
 from threadstorm.minimise.minimiser import RunRate, minimise
 from threadstorm.reproduce.emit import Header, render
-from threadstorm.reproduce.rate import Measurement, measure_scenario, script_environment
+from threadstorm.reproduce.rate import Measurement, measure_scenario
 from threadstorm.scenario.model import Scenario
 from threadstorm.scenario.simplicity import sort_key
 from threadstorm.store.records import BucketRecord, Rate
+from threadstorm.target.confined_script import Confinement, confined_script
 from threadstorm.target.session import HarnessSession
 from threadstorm.triage.gdb import native_backtrace
 from threadstorm.variants.search import StoreRecorder, search_variants
@@ -147,7 +147,11 @@ class FollowUp:
         paths = self.config.paths
         with self.lock:
             self.store.set_repro_script(key, reproducer(scenario, header, paths))
-        self._backtrace(key, reproducer(scenario, header, paths, time_limit=GDB_SCRIPT_LIMIT_S))
+        self._backtrace(
+            key,
+            reproducer(scenario, header, paths, time_limit=GDB_SCRIPT_LIMIT_S),
+            self.confinement(scenario),
+        )
         if self.config.variants and deadline - time.monotonic() > 5:
             variants = search_variants(
                 session,
@@ -188,20 +192,25 @@ class FollowUp:
         ]
         return max(measured, key=lambda pair: (pair[1].crashes, [-n for n in sort_key(pair[0])]))
 
-    def _backtrace(self, key: str, script: str) -> None:
-        """A symbolised backtrace of every thread, from gdb, when gdb is installed."""
+    def confinement(self, scenario: Scenario) -> Confinement:
+        """What a script run of ``scenario`` is confined by: the campaign children's limits."""
+        return Confinement(
+            limits=self.campaign.limits(),
+            modules=self.campaign.modules_to_import(),
+            paths=self.config.paths,
+            threads=scenario.thread_count,
+        )
+
+    def _backtrace(self, key: str, script: str, confinement: Confinement) -> None:
+        """A symbolised backtrace of every thread, from gdb running the confined script."""
         if shutil.which("gdb") is None:
             return
-        folder = Path(tempfile.mkdtemp(prefix="threadstorm-gdb-"))
-        try:
-            path = folder / "repro.py"
-            path.write_text(script)
-            env = script_environment()
-            for _ in range(GDB_ATTEMPTS):
-                text = native_backtrace(self.campaign.interpreter.path, path, GDB_TIMEOUT_S, env)
-                if text:
-                    with self.lock:
-                        self.store.set_backtrace(key, text)
-                    return
-        finally:
-            shutil.rmtree(folder, ignore_errors=True)
+        for _ in range(GDB_ATTEMPTS):
+            with confined_script(
+                self.campaign.interpreter, script, confinement, GDB_TIMEOUT_S
+            ) as run:
+                text = native_backtrace(run.argv, GDB_TIMEOUT_S, run.env, run.cwd)
+            if text:
+                with self.lock:
+                    self.store.set_backtrace(key, text)
+                return

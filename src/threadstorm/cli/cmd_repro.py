@@ -8,12 +8,15 @@ from typing import Any
 
 from rich.console import Console
 
+from threadstorm.campaign.config import CampaignConfig
 from threadstorm.campaign.followup import repro_header, reproducer
 from threadstorm.errors import UsageError
 from threadstorm.files import write_atomically
 from threadstorm.reproduce.emit import code_lines
 from threadstorm.reproduce.rate import measure_script
 from threadstorm.store.db import Store
+from threadstorm.store.records import BucketRecord
+from threadstorm.target.confined_script import Confinement
 from threadstorm.target.interpreter import discover
 
 SCRIPT_GRACE_S = 15.0
@@ -24,8 +27,8 @@ def register(sub: Any) -> None:
         "repro",
         help="write a bucket's standalone reproducer and measure its crash rate",
         description="Write a standard-library-only script that reproduces BUCKET (its minimised "
-        "scenario when there is one), then run it N times in fresh target processes and report "
-        "how many crashed.",
+        "scenario when there is one), then run it N times in fresh target processes, each "
+        "confined like a campaign child, and report how many crashed.",
     )
     parser.add_argument("campaign", type=Path, metavar="DIR", help="campaign folder")
     parser.add_argument("bucket", help="bucket id (or a unique prefix of it)")
@@ -56,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
         config = store.campaign().config
         interpreter = discover(args.python or config["python"])
         target = config.get("target", {})
+        facts = target
         label = (
             f"CPython {target.get('version', interpreter.version)} "
             f"{'free-threaded' if interpreter.free_threaded else 'with GIL'}"
@@ -75,8 +79,9 @@ def run(args: argparse.Namespace) -> int:
         store.set_repro_script(bucket.key, script)
     if args.runs == 0:
         return 0
+    seconds = args.time_limit + SCRIPT_GRACE_S
     measurement, _ = measure_script(
-        interpreter, args.out.resolve(), args.runs, args.time_limit + SCRIPT_GRACE_S
+        interpreter, args.out.resolve(), args.runs, seconds, confinement(config, bucket, facts)
     )
     console.print(
         f"{measurement.crashes} of {measurement.runs} runs of the script crashed the target"
@@ -89,6 +94,17 @@ def run(args: argparse.Namespace) -> int:
         highlight=False,
     )
     return 0
+
+
+def confinement(config: dict[str, Any], bucket: BucketRecord, facts: dict[str, Any]) -> Confinement:
+    """The campaign children's confinement, for runs of the bucket's script."""
+    settings = CampaignConfig.from_json(config)
+    return Confinement(
+        limits=settings.limits(facts.get("sanitizer")),
+        modules=(*settings.modules, *settings.packages),
+        paths=settings.paths,
+        threads=bucket.best_scenario.thread_count,
+    )
 
 
 def other_endings(others: dict[str, int]) -> str:

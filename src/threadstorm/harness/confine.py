@@ -107,7 +107,7 @@ class SandboxViolation(PermissionError):
     """A fuzzed call tried something the sandbox refuses; never counted as a finding."""
 
 
-def limit_resources(limits: dict[str, int]) -> None:
+def limit_resources(limits: dict[str, int], threads: int = 1) -> None:
     """Apply the resource limits named in ``limits`` (bytes, seconds, counts; 0 = leave).
 
     CPU time is a soft limit only (see ``renew_cpu_allowance``), so a child that serves several
@@ -128,12 +128,24 @@ def limit_resources(limits: dict[str, int]) -> None:
         # A hard limit below ours already confines more: keep it.
         with contextlib.suppress(ValueError, OSError):
             resource.setrlimit(kind, (limit, limit))
-    renew_cpu_allowance(limits)
+    renew_cpu_allowance(limits, threads)
 
 
-def renew_cpu_allowance(limits: dict[str, int]) -> None:
-    """Allow ``limits["cpu_seconds"]`` more seconds of CPU from now (soft limit: SIGXCPU)."""
-    allowance = limits.get("cpu_seconds", 0)
+def cpu_seconds_per_thread(deadline_s: float) -> int:
+    """The CPU allowance of one thread of a run with this deadline: twice it, and a margin."""
+    return int(deadline_s * 2) + 5
+
+
+def renew_cpu_allowance(limits: dict[str, int], threads: int = 1) -> None:
+    """Allow ``limits["cpu_seconds"]`` more seconds of CPU per running thread from now.
+
+    ``cpu_seconds`` is sized from the run's deadline and counted per thread (``threads``: the
+    scenario's threads plus the main one), so a run that keeps every thread busy until its
+    deadline never meets the limit first, whatever the machine's core count; the limit is a
+    backstop for CPU that the threads cannot account for.  Soft limit: SIGXCPU, which the
+    controller confirms like a deadline hang.
+    """
+    allowance = limits.get("cpu_seconds", 0) * max(1, threads)
     if allowance <= 0:
         return
     usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -155,6 +167,18 @@ def confine_child(folder: str, limits: dict[str, int], err_w: int) -> None:
     limit_resources(limits)
     faulthandler.enable(file=sys.__stderr__ or 2, all_threads=True)
     faulthandler.register(signal.SIGUSR1, file=sys.__stderr__ or 2, all_threads=True)
+    disarm()
+    install_guard(folder)
+
+
+def confine_script(folder: str, limits: dict[str, int], threads: int) -> None:
+    """In a process about to run a standalone reproducer: the scenario child's confinement.
+
+    Same working folder rule, limits, disarmed calls and audit guard as ``confine_child``;
+    stdio stays as it is (the reproducer's stderr is the evidence).
+    """
+    os.chdir(folder)
+    limit_resources(limits, threads)
     disarm()
     install_guard(folder)
 

@@ -188,9 +188,9 @@ def child_main(
 
         with os.fdopen(request_r, "rb") as requests:
             for line in requests:
-                confine.renew_cpu_allowance(limits)
                 try:
                     scenario = scenario_from_json(decode(line))
+                    confine.renew_cpu_allowance(limits, scenario.thread_count + 1)
                     announce(run_scenario(scenario, mark, announce))
                 except Exception:  # noqa: BLE001 - setup failed: reported, never a finding
                     announce({"event": "setup_failed", "error": traceback.format_exc()})

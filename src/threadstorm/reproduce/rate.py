@@ -2,7 +2,8 @@
 
 Measured by rerunning, never guessed.  ``measure_scenario`` reruns through a warm fork server
 (cheap, used by campaigns and the minimiser); ``measure_script`` runs the standalone reproducer
-in fresh target processes, exactly as a bug reporter would.
+in fresh target processes, as a bug reporter would, but confined like a campaign child: the
+script is generated code that calls whatever the campaign's modules offer.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from threadstorm.bucket.judge import judge
 from threadstorm.scenario.model import Scenario
+from threadstorm.target.confined_script import Confinement, confined_script
 from threadstorm.target.interpreter import Interpreter
 from threadstorm.target.session import HarnessSession
 from threadstorm.triage.classify import classify
@@ -78,33 +80,29 @@ def measure_scenario(
     return Measurement(done, crashes, tuple(times), dict(others))
 
 
-def script_environment() -> dict[str, str]:
-    """The environment a reproducer runs in: minimal, GIL off."""
-    return {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHON_GIL": "0", "PYTHONHASHSEED": "0"}
-
-
-def run_script(interpreter: Interpreter, script: Path, timeout_s: float) -> Evidence:
-    """Run a reproducer once in a fresh target process; return its evidence."""
-    env = script_environment()
-    if not interpreter.free_threaded:
-        env.pop("PYTHON_GIL")
+def run_script(
+    interpreter: Interpreter, script: Path, timeout_s: float, confinement: Confinement
+) -> Evidence:
+    """Run a reproducer once in a fresh target process, confined like a campaign child (a copy
+    in a private folder, ``target.confined_script``); return its evidence."""
     started = time.monotonic()
-    process = subprocess.Popen(
-        [str(interpreter.path), "-X", "faulthandler", str(script)],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env=env,
-        cwd=script.parent,
-        start_new_session=True,
-    )
-    timed_out = False
-    try:
-        _, stderr = process.communicate(timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        timed_out = True
-        process.kill()  # by pid: the process we started
-        _, stderr = process.communicate()
+    with confined_script(interpreter, script.read_text("utf-8"), confinement, timeout_s) as run:
+        process = subprocess.Popen(
+            run.argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env=run.env,
+            cwd=run.cwd,
+            start_new_session=True,
+        )
+        timed_out = False
+        try:
+            _, stderr = process.communicate(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            process.kill()  # by pid: the process we started
+            _, stderr = process.communicate()
     returncode = process.returncode
     wait_status = (-returncode) & 0x7F if returncode < 0 else (returncode & 0xFF) << 8
     return Evidence(
@@ -118,7 +116,7 @@ def run_script(interpreter: Interpreter, script: Path, timeout_s: float) -> Evid
 
 
 def measure_script(
-    interpreter: Interpreter, script: Path, runs: int, timeout_s: float
+    interpreter: Interpreter, script: Path, runs: int, timeout_s: float, confinement: Confinement
 ) -> tuple[Measurement, Evidence | None]:
     """Run the script ``runs`` times; a run counts when the target died (signal or fatal error).
 
@@ -127,7 +125,7 @@ def measure_script(
     crashes, times, others = 0, [], Counter[str]()
     first: Evidence | None = None
     for _ in range(runs):
-        evidence = run_script(interpreter, script, timeout_s)
+        evidence = run_script(interpreter, script, timeout_s, confinement)
         if classify(evidence).status >= Status.CRASHED:
             crashes += 1
             times.append(evidence.duration_s)

@@ -1,7 +1,9 @@
-"""Native backtraces: run a standalone script under gdb and keep every thread's C stack.
+"""Native backtraces: run a program under gdb and keep every thread's C stack.
 
 A 3.13 target's faulthandler prints Python frames only.  To say *where in C* a crash happens,
-the representative script of a bucket is rerun under ``gdb -batch``: it runs the program, and
+the representative script of a bucket is rerun under ``gdb -batch`` (the program gdb runs is the
+confined script runner of ``target.confined_script``, so the debugged process is confined like a
+campaign child, never the bare script): it runs the program, and
 when the program stops on a signal, ``thread apply all bt`` prints every thread's stack with
 symbol names (debug builds carry them).  The text is returned as it is, for the store and the
 report; ``parsers.parse_gdb_backtrace`` reads it.
@@ -21,6 +23,7 @@ import os
 import shutil
 import signal
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 
 from threadstorm.triage.parsers import parse_gdb_backtrace
@@ -46,19 +49,20 @@ def find_gdb() -> str | None:
     return shutil.which("gdb")
 
 
-def gdb_command(gdb: str, python: Path, script: Path) -> list[str]:
+def gdb_command(gdb: str, program: Sequence[str]) -> list[str]:
     """The gdb command line: batch mode, no init files, run, then every thread's backtrace."""
     command = [gdb, "-batch", "-nx", "-iex", "set debuginfod enabled off"]
     for setting in GDB_SETUP:
         command += ["-ex", setting]
     command += ["-ex", "run", "-ex", "thread apply all bt"]
-    return [*command, "--args", str(python), "-X", "faulthandler", str(script)]
+    return [*command, "--args", *program]
 
 
 def native_backtrace(
-    python: Path, script: Path, timeout_s: float, env: dict[str, str]
+    program: Sequence[str], timeout_s: float, env: dict[str, str], cwd: Path | None = None
 ) -> str | None:
-    """Run ``script`` under gdb once; the whole gdb text if it stopped on a fatal signal.
+    """Run ``program`` (an argv) under gdb once; the whole gdb text if it stopped on a fatal
+    signal.
 
     Returns None when the program exited by itself (no crash this time), when the time ran out
     (gdb and the program are killed), or when gdb is not installed.
@@ -67,11 +71,12 @@ def native_backtrace(
     if gdb is None:
         return None
     process = subprocess.Popen(
-        gdb_command(gdb, python, script),
+        gdb_command(gdb, program),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         env=env,
+        cwd=cwd,
         start_new_session=True,
     )
     try:
