@@ -12,6 +12,8 @@ from rich.console import Console
 from rich.table import Table
 
 from threadstorm.bucket.judge import judge
+from threadstorm.campaign.config import CampaignConfig
+from threadstorm.campaign.hangs import run_confirmed
 from threadstorm.errors import UsageError
 from threadstorm.scenario.codec import loads
 from threadstorm.scenario.model import Scenario, ScenarioError
@@ -58,8 +60,11 @@ def run(args: argparse.Namespace) -> int:
     histogram: Counter[str] = Counter()
     signatures: dict[str, str] = {}
     with HarnessSession(interpreter, scenario.imports) as session:
+        # the campaign children's resource limits, for a campaign with this deadline
+        defaults = CampaignConfig(python=args.python, out="", run_timeout_s=args.timeout)
+        session.limits = defaults.limits(session.facts.get("sanitizer"))
         for _ in range(args.runs):
-            verdict = judge(session.run(scenario, timeout=args.timeout), scenario)
+            verdict = judge(run_confirmed(session, scenario, args.timeout), scenario)
             label = verdict.outcome.status.label
             if verdict.signature is not None:
                 label = f"{label} {verdict.signature.key}"

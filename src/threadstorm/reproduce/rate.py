@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from threadstorm.bucket.judge import judge
+from threadstorm.campaign.hangs import run_confirmed
 from threadstorm.scenario.model import Scenario
 from threadstorm.target.confined_script import Confinement, confined_script
 from threadstorm.target.interpreter import Interpreter
@@ -66,7 +67,7 @@ def measure_scenario(
     crashes, times, others, misses = 0, [], Counter[str](), 0
     done = 0
     for _ in range(runs):
-        evidence = session.run(scenario, timeout=timeout_s)
+        evidence = run_confirmed(session, scenario, timeout_s)
         verdict = judge(evidence, scenario)
         done += 1
         if verdict.key == signature_key:

@@ -11,8 +11,9 @@ How a run ended is read in a fixed order, each step from a structured fact:
    ``threadstorm.campaign.hangs``): an endless operation is not a concurrency hang;
 3. a ThreadSanitizer or AddressSanitizer report is in stderr: ``SANITIZER``;
 4. the child died of a fatal signal (SIGSEGV, SIGABRT, SIGBUS, SIGILL, SIGFPE, SIGTRAP):
-   ``CRASHED``; SIGXCPU (the CPU-time limit) is a ``HUNG``; any other signal came from outside
-   the scenario (a SIGKILL we did not send, say) and is a ``HARNESS_ERROR``;
+   ``CRASHED``; SIGXCPU (the CPU-time limit) is a ``HUNG``, or ``PASSED`` when the stuck plan
+   also runs out of time alone (``hangs_alone``, as for a deadline); any other signal came from
+   outside the scenario (a SIGKILL we did not send, say) and is a ``HARNESS_ERROR``;
 5. a nonzero exit whose stderr holds a parsed ``Fatal Python error``: ``CRASHED``;
 6. the child's ``done`` message: ``RAISED`` or ``PASSED``;
 7. anything else (the child exited without a result and without a signal): ``HARNESS_ERROR``,
@@ -81,6 +82,8 @@ def _by_signal(number: int, evidence: Evidence, facts: CrashFacts) -> Outcome:
     name = evidence.signal_name or f"signal {number}"
     if number in FATAL_SIGNALS:
         return Outcome(Status.CRASHED, crash_reason(facts), facts)
+    if number == signal.SIGXCPU and evidence.hangs_alone:
+        return Outcome(Status.PASSED, "out of CPU time even in one thread: not a concurrency hang")
     if number == signal.SIGXCPU:
         return Outcome(Status.HUNG, "CPU time limit reached (SIGXCPU)", facts)
     return Outcome(

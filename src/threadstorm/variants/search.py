@@ -28,6 +28,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from threadstorm.bucket.judge import Verdict, judge
+from threadstorm.campaign.hangs import run_confirmed
 from threadstorm.contract.policy import Policy
 from threadstorm.generate.families import SubjectLike
 from threadstorm.scenario.model import Recipe, Scenario, SharedObject
@@ -215,7 +216,7 @@ def run_once(
 ) -> None:
     """One run of a trial's scenario, judged and counted."""
     assert trial.scenario is not None
-    evidence = session.run(trial.scenario, timeout=timeout_s)
+    evidence = run_confirmed(session, trial.scenario, timeout_s)  # the campaign's hang judge
     verdict = judge(evidence, trial.scenario)
     status = verdict.outcome.status
     if status == Status.HARNESS_ERROR:
