@@ -30,6 +30,7 @@ from threadstorm.variants.search import StoreRecorder, search_variants
 
 if TYPE_CHECKING:
     from threadstorm.campaign.runner import Campaign
+    from threadstorm.store.db import Store
 
 GDB_TIMEOUT_S = 60.0
 GDB_ATTEMPTS = 3
@@ -64,6 +65,19 @@ def reproducer(
     docstring_end = ast.parse(script).body[0].end_lineno or 0
     prologue = ["import sys\n", f"sys.path[:0] = {folders!r}  # the campaign's --path folders\n"]
     return "".join(lines[:docstring_end] + prologue + lines[docstring_end:])
+
+
+def unfinished(store: Store) -> list[str]:
+    """Buckets whose follow-up never ended (the campaign was killed during it), in store order.
+
+    Follow-up measures a rate first and stores the repro script after minimising, so a bucket
+    without either was not followed up to the end.
+    """
+    return [
+        bucket.key
+        for bucket in store.buckets()
+        if bucket.reproduction is None or bucket.repro_script is None
+    ]
 
 
 class FollowUp:

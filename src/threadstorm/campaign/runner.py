@@ -22,7 +22,7 @@ from rich.console import Console
 from threadstorm.bucket.judge import judge
 from threadstorm.campaign.config import CampaignConfig
 from threadstorm.campaign.coverage import CoverageTracker
-from threadstorm.campaign.followup import FollowUp
+from threadstorm.campaign.followup import FollowUp, unfinished
 from threadstorm.campaign.progress import ProgressDisplay, Tally, summary_table
 from threadstorm.campaign.workers import RunResult, Worker
 from threadstorm.contract.policy import Policy, load_policy
@@ -34,6 +34,7 @@ from threadstorm.scenario.simplicity import sort_key
 from threadstorm.store.db import Store
 from threadstorm.target.interpreter import Interpreter, discover
 from threadstorm.target.session import HarnessSession
+from threadstorm.target.stale import clean_stale
 from threadstorm.triage.outcome import Status
 
 SETTLE_S = 0.2
@@ -75,6 +76,7 @@ class Campaign:
         Raises ``UsageError`` (after stopping what it started) when the target or the modules
         cannot be used, so a bad command line leaves no half-made campaign behind.
         """
+        clean_stale()  # folders of controllers killed before they could remove them
         try:
             self.start_sessions()
             self.surface = self.discover_surface()
@@ -163,14 +165,16 @@ class Campaign:
             coverage = CoverageTracker(surface)
             generator.attach_coverage(coverage)  # coverage-directed draws (generate.targeting)
             tally = Tally()
-            self.fuzz(
-                generator, coverage, tally, max(0.0, self.config.budget_s - already_s), already_s
-            )
+            left = self.config.budget_s - already_s
+            if left > 0:  # a campaign killed during follow-up resumes with follow-up only
+                self.fuzz(generator, coverage, tally, left, already_s)
             self.store.set_weights(generator.weights())
             self.store.record_coverage(coverage.entries())
             self.store.update_campaign(status="following up")
-            if self.config.follow_up and tally.new_buckets:
-                FollowUp(self, surface).run(tally.new_buckets)
+            pending = [*tally.new_buckets, *unfinished(self.store)]  # killed during follow-up
+            pending = list(dict.fromkeys(pending))
+            if self.config.follow_up and pending:
+                FollowUp(self, surface).run(pending)
             self.store.update_campaign(status="finished")
             self.print_summary(tally)
             return CampaignResult(tally, tally.new_buckets, self.store.folder)

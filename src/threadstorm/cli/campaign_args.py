@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shutil
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from threadstorm.campaign.config import (
     prepare_out_dir,
     split_names,
 )
+from threadstorm.campaign.lock import campaign_lock
 from threadstorm.campaign.runner import Campaign, CampaignResult
 from threadstorm.errors import UsageError
 from threadstorm.generate.families import FAMILIES
@@ -104,16 +106,18 @@ def run_new_campaign(config: CampaignConfig, console: Console) -> CampaignResult
     """Check everything, then create the store and run; a bad start leaves nothing behind."""
     out = Path(config.out)
     made = outermost_missing(out)
-    try:
-        prepare_out_dir(config.out, resume=False)
-        campaign = Campaign(config, console)
-        campaign.prepare()
-    except BaseException:
-        if made is not None:
-            shutil.rmtree(made, ignore_errors=True)  # we made it: leave nothing half-written
-        raise
-    with Store.create(out, config.to_json()) as store:
-        return campaign.run(store)
+    with contextlib.ExitStack() as held:
+        try:
+            prepare_out_dir(config.out, resume=False)
+            held.enter_context(campaign_lock(out))  # one controller per folder
+            campaign = Campaign(config, console)
+            campaign.prepare()
+        except BaseException:
+            if made is not None:
+                shutil.rmtree(made, ignore_errors=True)  # we made it: leave nothing half-written
+            raise
+        with Store.create(out, config.to_json()) as store:
+            return campaign.run(store)
 
 
 def outermost_missing(path: Path) -> Path | None:

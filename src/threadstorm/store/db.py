@@ -229,6 +229,12 @@ class Store:
         if due:
             self.flush()
 
+    def integrity_problems(self) -> list[str]:
+        """What ``PRAGMA integrity_check`` finds wrong with the file; empty when it is sound."""
+        rows = self._read("PRAGMA integrity_check")
+        problems = [str(row[0]) for row in rows]
+        return [] if problems == ["ok"] else problems
+
     def flush(self) -> None:
         """Write the run counters kept in memory."""
         with self._lock:  # written and forgotten under one hold, so never counted twice

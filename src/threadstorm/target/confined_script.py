@@ -21,6 +21,7 @@ from pathlib import Path
 from threadstorm.harness.confine import cpu_seconds_per_thread
 from threadstorm.target.interpreter import Interpreter
 from threadstorm.target.session import ship_harness, target_environment
+from threadstorm.target.stale import mark_owner
 
 BOOT = (
     "import sys; sys.path.insert(0, sys.argv.pop(1)); "
@@ -62,6 +63,7 @@ def confined_script(
     """A fresh private folder holding ``script``; the command that runs it confined there."""
     folder = Path(tempfile.mkdtemp(prefix="threadstorm-script-"))
     try:
+        mark_owner(folder)
         ship = ship_harness(folder / "ship")
         sandbox = folder / "sandbox"
         sandbox.mkdir()

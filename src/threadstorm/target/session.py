@@ -25,6 +25,7 @@ from threadstorm.harness.protocol import decode, encode
 from threadstorm.scenario.codec import recipe_to_json, scenario_to_json
 from threadstorm.scenario.model import Recipe, Scenario, SharedObject
 from threadstorm.target.interpreter import Interpreter
+from threadstorm.target.stale import mark_owner
 from threadstorm.triage.evidence import Evidence
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
@@ -102,6 +103,7 @@ class HarnessSession:
     def start(self) -> dict[str, Any]:
         """Start the fork server and wait until it has imported the modules; return its facts."""
         self._folder = Path(tempfile.mkdtemp(prefix="threadstorm-"))
+        mark_owner(self._folder)  # a killed controller's folder is removed at the next start
         sandbox = self._folder / "sandbox"
         sandbox.mkdir()
         ship = ship_harness(self._folder / "ship")
