@@ -39,16 +39,23 @@ def test_interpreters_reports_the_313_debug_target(python313d: Path) -> None:
     assert facts["debug"] is True
     assert facts["sanitizer"] is None
     assert facts["modules"] == ["typing", "collections"]
-    assert "WARNING" not in done.stderr
+    assert "NOT a free-threaded" not in done.stderr and "GIL is ENABLED" not in done.stderr
+    # the sandbox's layers are reported, and each one that is off is warned about
+    assert "network" in facts["sandbox"] and "process limit" in facts["sandbox"]
+    for warning in facts["sandbox_warnings"]:
+        assert warning in " ".join(done.stderr.split())
+    assert ("NOT isolated" in facts["sandbox"]) == any(
+        "network isolation is OFF" in warning for warning in facts["sandbox_warnings"]
+    )
 
 
 def test_interpreters_table(python313d: Path) -> None:
     done = threadstorm("interpreters", str(python313d), env={"COLUMNS": "200"})
     assert done.returncode == 0, done.stderr
     row = next(line for line in done.stdout.splitlines() if str(python313d) in line)
-    assert [cell.strip() for cell in row.strip("│ ").split("│")] == [
-        str(python313d), "3.13.5", "yes", "off", "yes", "-",
-    ]  # fmt: skip
+    cells = [cell.strip() for cell in row.strip("│ ").split("│")]
+    assert cells[:6] == [str(python313d), "3.13.5", "yes", "off", "yes", "-"]
+    assert cells[6].startswith(("network isolated", "network NOT isolated"))
 
 
 def test_interpreters_warns_loudly_about_a_gil_build() -> None:

@@ -19,6 +19,9 @@ from threadstorm.generate.families import FAMILIES
 from threadstorm.harness.confine import cpu_seconds_per_thread
 
 DEFAULT_MODULES = ("builtins", "types", "typing", "collections")
+# RLIMIT_NPROC of a run: counted over all the user's processes and threads, so set well above a
+# busy desktop's count and far below what exhausts a machine; a fork bomb meets it.
+PROCESS_LIMIT = 4096
 MODULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
 
@@ -62,7 +65,7 @@ class CampaignConfig:
             "address_space": 0 if sanitizer else self.memory_mb * 1024 * 1024,
             "cpu_seconds": cpu_seconds_per_thread(self.run_timeout_s),
             "file_size": 64 * 1024 * 1024,
-            "processes": 0,
+            "processes": PROCESS_LIMIT,
             "core_size": -1 if self.core_files else 0,
         }
 

@@ -33,6 +33,7 @@ from threadstorm.generate.surface import Surface, load_surface
 from threadstorm.scenario.simplicity import sort_key
 from threadstorm.store.db import Store
 from threadstorm.target.interpreter import Interpreter, discover
+from threadstorm.target.sandbox_facts import sandbox_warnings
 from threadstorm.target.session import HarnessSession
 from threadstorm.target.stale import clean_stale
 from threadstorm.triage.outcome import Status
@@ -122,6 +123,8 @@ class Campaign:
             self.console.print(
                 f"[yellow]warning:[/] module {name} failed to import, skipped: {error}"
             )
+        for warning in sandbox_warnings(facts):
+            self.console.print(f"[yellow]warning:[/] {warning}", highlight=False)
         if not facts.get("free_threaded"):
             self.console.print(
                 "[bold red]WARNING: this target is NOT a free-threaded build: the GIL serialises "

@@ -20,6 +20,7 @@ from rich.table import Table
 
 from threadstorm.errors import UsageError
 from threadstorm.target.interpreter import discover
+from threadstorm.target.sandbox_facts import sandbox_summary, sandbox_warnings
 from threadstorm.target.session import HarnessSession
 
 HELP = "probe target interpreters: version, free-threaded, GIL after imports, debug, sanitizer"
@@ -41,6 +42,8 @@ class TargetFacts:
     debug: bool
     sanitizer: str | None
     modules: list[str]
+    sandbox: str = ""  # network isolation and process limit (``sandbox_facts.sandbox_summary``)
+    sandbox_warnings: tuple[str, ...] = ()
 
 
 def register(sub: Any) -> None:
@@ -85,11 +88,20 @@ def probe_target(path: str, modules: tuple[str, ...]) -> TargetFacts:
         debug=bool(facts["debug"]),
         sanitizer=facts.get("sanitizer"),
         modules=list(modules),
+        sandbox=sandbox_summary(facts),
+        sandbox_warnings=tuple(sandbox_warnings(facts)),
     )
 
 
 def warnings_for(target: TargetFacts) -> list[str]:
-    """Loud warnings a target deserves (not free-threaded; GIL back on after imports)."""
+    """Loud warnings a target deserves (not free-threaded; GIL back on after imports; sandbox
+    layers off)."""
+    sandbox = [f"WARNING: {target.path}: {warning}" for warning in target.sandbox_warnings]
+    return gil_warnings(target) + sandbox
+
+
+def gil_warnings(target: TargetFacts) -> list[str]:
+    """Warnings about the GIL: not a free-threaded build, or turned back on by an import."""
     if not target.free_threaded:
         return [
             f"WARNING: {target.path} ({target.version}) is NOT a free-threaded build: the GIL "
@@ -111,6 +123,7 @@ def render_table(targets: list[TargetFacts], console: Console) -> None:
     table.add_column("path", overflow="fold")
     for name in ("version", "free-threaded", "GIL after imports", "debug", "sanitizer"):
         table.add_column(name)
+    table.add_column("sandbox", overflow="fold")
     for target in targets:
         table.add_row(
             target.path,
@@ -119,6 +132,7 @@ def render_table(targets: list[TargetFacts], console: Console) -> None:
             "on" if target.gil_enabled else "off",
             yes_no(target.debug),
             target.sanitizer or "-",
+            target.sandbox,
         )
     console.print(table)
 

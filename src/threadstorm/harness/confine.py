@@ -42,6 +42,7 @@ REFUSED_EVENTS = frozenset(
         "socket.connect",
         "socket.bind",
         "socket.sendto",
+        "socket.sendmsg",
         "socket.getaddrinfo",
         "sys.setrecursionlimit",
         "sys.addaudithook",

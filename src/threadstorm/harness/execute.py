@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import traceback
 from collections.abc import Callable
 from types import FunctionType
 from typing import Any
@@ -134,6 +135,10 @@ def describe_types(namespace: dict[str, Any]) -> dict[str, str]:
     }
 
 
+class RebuildFailed(Exception):
+    """Rebuilding the fresh shared objects for a later round failed (a harness error)."""
+
+
 def run_scenario(
     scenario: Scenario,
     mark: Callable[[int, int], None],
@@ -157,10 +162,17 @@ def run_scenario(
     )
     log = ExceptionLog()
     rounds_started = [0]
+    rebuild_failed: list[str] = []
 
     def next_round() -> None:  # run by the last thread to arrive, before any is released
         if rounds_started[0]:
-            build_shared(scenario, namespace, fresh_only=True)
+            try:
+                build_shared(scenario, namespace, fresh_only=True)
+            except Exception as error:
+                # objects that cannot be rebuilt are our failure, as in round 1: every thread
+                # leaves (the barrier breaks) and the run reports setup_failed
+                rebuild_failed.append(traceback.format_exc())
+                raise RebuildFailed from error
         else:  # which thread id runs which plan, so a crash dump's current thread names it
             announce({"event": "threads", "idents": [worker.ident for worker in workers]})
         rounds_started[0] += 1
@@ -178,6 +190,8 @@ def run_scenario(
         worker.start()
     for worker in workers:
         worker.join()
+    if rebuild_failed:
+        return {"event": "setup_failed", "error": rebuild_failed[0]}
     exceptions = log.as_json()
     return {
         "event": "done",
@@ -198,7 +212,10 @@ def _worker(
     operations = scenario.threads[number].operations
     iterations = range(scenario.iterations)
     for _ in range(scenario.rounds):
-        barrier.wait()
+        try:
+            barrier.wait()
+        except (RebuildFailed, threading.BrokenBarrierError):
+            return  # the shared objects could not be rebuilt: reported by run_scenario
         try:
             calls = [bind(op, namespace) for op in operations]
         except Exception as error:  # noqa: BLE001 - a failed bind is a raised outcome

@@ -52,7 +52,12 @@ def main(argv: list[str]) -> None:
     os.chdir(sandbox)
     isolated = isolate_network()  # before any import could open a socket
     imported, failed = import_modules(modules)
-    facts = {**probe.facts(imported, failed), "network_isolated": isolated}
+    facts = {
+        **probe.facts(imported, failed),
+        "network_isolated": isolated,
+        # RLIMIT_NPROC does not bind root: a fork bomb in C code is then stopped by nothing
+        "process_limit_binds": os.geteuid() != 0,
+    }
     write_all(reply_fd, encode({"event": "ready", **facts}))
     runs = RunServer(sandbox)
     marks = mmap.mmap(-1, MARK_SLOTS)

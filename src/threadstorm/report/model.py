@@ -29,6 +29,7 @@ from threadstorm.store.records import (
     RunCount,
     Variant,
 )
+from threadstorm.target.sandbox_facts import sandbox_warnings
 from threadstorm.triage.outcome import Status
 
 CRASH_OUTPUT_LINES = 60
@@ -45,6 +46,7 @@ class TargetFacts:
     debug: bool = False
     sanitizer: str | None = None
     config_args: str = ""
+    sandbox_warnings: tuple[str, ...] = ()  # sandbox layers that were off (``sandbox_facts``)
 
     @property
     def label(self) -> str:
@@ -59,18 +61,20 @@ class TargetFacts:
 
     @property
     def warnings(self) -> tuple[str, ...]:
-        """Loud facts that make the campaign's results weaker."""
+        """Loud facts that make the campaign's results weaker, or its sandbox thinner."""
         if not self.free_threaded:
             return (
                 "the target is not a free-threaded build: its GIL lets one thread run at a time, "
                 "so most races cannot happen",
+                *self.sandbox_warnings,
             )
         if self.gil_enabled:
             return (
                 "the GIL was enabled at run time (an imported extension does not declare "
                 "Py_mod_gil): threads did not run in parallel, so most races cannot happen",
+                *self.sandbox_warnings,
             )
-        return ()
+        return self.sandbox_warnings
 
     @classmethod
     def from_config(cls, doc: Mapping[str, Any]) -> TargetFacts:
@@ -83,6 +87,7 @@ class TargetFacts:
             debug=bool(doc.get("debug", False)),
             sanitizer=None if sanitizer is None else str(sanitizer),
             config_args=str(doc.get("config_args", "")),
+            sandbox_warnings=tuple(sandbox_warnings(doc)),
         )
 
 
