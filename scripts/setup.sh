@@ -23,10 +23,17 @@ for package in "${packages[@]}"; do
   dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
-  log "installing system packages: ${missing[*]}"
-  sudo_if_needed apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive sudo_if_needed apt-get install -y -qq --no-install-recommends \
-    "${missing[@]}" >&2
+  # apt's own output goes to a log file; the terminal gets one line per step
+  apt_log="${THREADSTORM_APT_LOG:-${TMPDIR:-/tmp}/threadstorm-apt.log}"
+  log "installing ${#missing[@]} system package(s) (apt output in $apt_log): ${missing[*]}"
+  if ! { sudo_if_needed apt-get update -qq &&
+         DEBIAN_FRONTEND=noninteractive sudo_if_needed apt-get install -y -qq \
+           --no-install-recommends "${missing[@]}"; } >"$apt_log" 2>&1; then
+    log "apt failed; the last lines of $apt_log:"
+    tail -n 20 "$apt_log" >&2
+    exit 1
+  fi
+  log "system packages installed"
 fi
 
 python_for_venv="${THREADSTORM_CONTROLLER_PYTHON:-python3}"

@@ -13,11 +13,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-
 from threadstorm.campaign.baseline import compare, load_baseline, save_baseline
 from threadstorm.campaign.soundness import could_not_test
 from threadstorm.cli.campaign_args import add_campaign_arguments, config_from_args, run_new_campaign
+from threadstorm.cli.output import output_console
 from threadstorm.errors import UsageError
 from threadstorm.exit_codes import EXIT_CLEAN, EXIT_COULD_NOT_TEST, EXIT_NEW_BUG
 from threadstorm.files import write_atomically
@@ -54,7 +53,7 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    console = Console()
+    console = output_console()
     known = load_baseline(args.baseline)
     check_output_folders(args)
     with tempfile.TemporaryDirectory(prefix="threadstorm-check-") as scratch:

@@ -13,6 +13,7 @@ from threadstorm.campaign.followup import unfinished
 from threadstorm.campaign.lock import campaign_lock
 from threadstorm.campaign.runner import Campaign
 from threadstorm.cli.campaign_args import add_campaign_arguments, config_from_args, run_new_campaign
+from threadstorm.cli.output import output_console
 from threadstorm.errors import CouldNotTest, UsageError
 from threadstorm.store.db import Store, is_store
 
@@ -32,7 +33,7 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    console = Console()
+    console = output_console()
     if args.resume:
         return resume(Path(args.resume), console)
     if not args.out:

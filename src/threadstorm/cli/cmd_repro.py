@@ -6,10 +6,9 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-
 from threadstorm.campaign.config import CampaignConfig
 from threadstorm.campaign.followup import repro_header, reproducer
+from threadstorm.cli.output import output_console
 from threadstorm.errors import UsageError
 from threadstorm.files import write_atomically
 from threadstorm.reproduce.emit import code_lines
@@ -53,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--runs must be 0 or more")
     if not args.time_limit > 0:
         raise UsageError("--time-limit must be a positive number of seconds")
-    console = Console()
+    console = output_console()
     with Store.open(args.campaign) as store:
         bucket = store.bucket(args.bucket)
         config = store.campaign().config

@@ -8,12 +8,12 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
 from rich.table import Table
 
 from threadstorm.bucket.judge import judge
 from threadstorm.campaign.config import CampaignConfig
 from threadstorm.campaign.hangs import run_confirmed
+from threadstorm.cli.output import output_console
 from threadstorm.errors import UsageError
 from threadstorm.scenario.codec import loads
 from threadstorm.scenario.model import Scenario, ScenarioError
@@ -81,5 +81,5 @@ def run(args: argparse.Namespace) -> int:
     table.add_column("signature", overflow="fold")
     for label, count in histogram.most_common():
         table.add_row(label, str(count), signatures.get(label, ""))
-    Console().print(table)
+    output_console().print(table)
     return 0

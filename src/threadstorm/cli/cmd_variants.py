@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
 from rich.table import Table
 
 from threadstorm.campaign.config import CampaignConfig
+from threadstorm.cli.output import output_console
 from threadstorm.contract.policy import load_policy
 from threadstorm.errors import UsageError
 from threadstorm.generate.denylist import DEFAULT_DENY
@@ -85,7 +85,7 @@ def check_arguments(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> int:
     check_arguments(args)
-    console = Console()
+    console = output_console()
     with Store.open(args.campaign) as store:
         bucket = store.bucket(args.bucket)
         config = CampaignConfig.from_json(store.campaign().config)
