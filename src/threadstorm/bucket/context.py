@@ -4,11 +4,12 @@ A crash is where the crashing thread was.  The other threads' operations in flig
 instant are timing, not identity: they go into the report, never into the signature.  Three
 views of a run serve the rules that need them:
 
-- ``site``: the crashing thread alone.  Its Python frames inside the target (``py:``), when it
-  was running Python code of the target; else the operation it was in (``op:``), written as the
-  class that implements the member it calls (``Counter().keys()`` is ``builtins.dict.keys()``);
-  else, when the dump does not say which worker crashed, every operation in flight (``ops:``),
-  which is the only rule here that can split one bug by timing.
+- ``site``: the crashing thread alone: the operation it was in (``op:``), written as the class
+  that implements the member it calls (``Counter().keys()`` is ``builtins.dict.keys()``); else,
+  when the worker is not known (a crash in the main thread, a dump cut short), its Python frames
+  inside the target (``py:``); else every operation in flight (``ops:``), the only rule here
+  that can split one bug by timing.  The operation comes first because it survives a dump that
+  a second failure cut short, where the frames do not.
 - ``pair``: every operation in flight, each written by its implementing class: generic
   corruption (a negative reference count noticed at a later ``Py_DECREF``) is caused by the
   operations that race, not by the thread that happens to notice (``site`` when nothing of
@@ -17,7 +18,10 @@ views of a run serve the rules that need them:
 
 The crashing worker is known when the dump's current thread id is one of the ids the child
 announced before releasing its workers, or from the thread's name (``threadstorm-N``) that
-CPython 3.14 prints.
+CPython 3.14 prints; when the dump was cut before the current thread, the one worker in an
+operation that the dump does not show as another thread is the one.  When several workers remain,
+each one's ``op:`` site is a *candidate*: the campaign files the crash in an existing bucket of a
+candidate, and only makes a bucket of everything in flight when none exists.
 """
 
 from __future__ import annotations
@@ -27,7 +31,6 @@ import re
 from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
-from typing import Any
 
 from threadstorm.harness.execute import DUNDER_BUILTINS
 from threadstorm.scenario.model import Operation, Scenario
@@ -46,6 +49,7 @@ class Context:
     site: tuple[str, ...] = ()
     pair: tuple[str, ...] = ()
     in_flight: tuple[str, ...] = ()
+    candidates: tuple[tuple[str, ...], ...] = ()  # sites of the workers that may have crashed
 
 
 @dataclass(frozen=True)
@@ -83,13 +87,17 @@ def run_context(evidence: Evidence, scenario: Scenario, facts: CrashFacts) -> Co
     """The three views of a run (see the module docstring)."""
     setup = Setup.from_evidence(evidence)
     running = running_operations(evidence, scenario)
-    crashed = crashing_worker(evidence, facts)
+    crashed = crashing_worker(evidence, facts, running)
     labels = sorted({setup.label(op) for op in running.values()})
     types = sorted({setup.implementer(op) for op in running.values()} or set(setup.types.values()))
     ops = (f"ops: {'; '.join(labels)}",) if labels else ()
     in_flight = ((f"types: {', '.join(types)}",) if types else ()) + ops
     site = crash_site(facts.python_frames, setup, running, crashed, in_flight)
-    return Context(site=site, pair=ops or site, in_flight=in_flight)
+    candidates: tuple[tuple[str, ...], ...] = ()
+    if crashed is None and not facts.python_frames:
+        maybe = possible_workers(evidence, facts, running)
+        candidates = tuple(sorted({(f"op: {setup.label(running[n])}",) for n in maybe}))
+    return Context(site=site, pair=ops or site, in_flight=in_flight, candidates=candidates)
 
 
 def crash_site(
@@ -99,11 +107,11 @@ def crash_site(
     crashed: int | None,
     in_flight: tuple[str, ...],
 ) -> tuple[str, ...]:
-    """The crashing thread's Python frames, else its operation, else everything in flight."""
-    if frames:
-        return python_part(frames)
+    """The crashing thread's operation, else its Python frames, else everything in flight."""
     if crashed is not None and crashed in running:
         return (f"op: {setup.label(running[crashed])}",)
+    if frames:
+        return python_part(frames)
     if crashed is not None:  # between operations (binding arguments, rebuilding objects)
         return (f"types: {', '.join(sorted(set(setup.types.values())))}",)
     return in_flight
@@ -121,21 +129,48 @@ def running_operations(evidence: Evidence, scenario: Scenario) -> dict[int, Oper
     return running
 
 
-def crashing_worker(evidence: Evidence, facts: CrashFacts) -> int | None:
+def crashing_worker(
+    evidence: Evidence, facts: CrashFacts, running: Mapping[int, Operation]
+) -> int | None:
     """The number of the worker thread the fault happened in, when it can be told."""
     if facts.thread_name is not None:
         named = WORKER_NAME.match(facts.thread_name)
         if named is not None:
             return int(named.group(1))
-    announced = evidence.message("threads")
-    if announced is None or facts.thread_id is None:
-        return None
+    idents = announced_idents(evidence)
+    if facts.thread_id is not None:
+        ident = _ident(facts.thread_id)
+        return idents.index(ident) if ident in idents else None
+    left = possible_workers(evidence, facts, running)
+    return left[0] if len(left) == 1 else None
+
+
+def possible_workers(
+    evidence: Evidence, facts: CrashFacts, running: Mapping[int, Operation]
+) -> list[int]:
+    """Workers in an operation that a dump cut short (no current thread) does not rule out.
+
+    A thread the dump shows under its own header was not the faulting one; a dump cut short by
+    a second failure (faulthandler walking a running thread's frames) shows only some of them.
+    """
+    idents = announced_idents(evidence)
+    if not idents or facts.thread_id is not None or not facts.other_threads:
+        return []
+    others = {_ident(thread) for thread in facts.other_threads}
+    return sorted(n for n in running if n < len(idents) and idents[n] not in others)
+
+
+def announced_idents(evidence: Evidence) -> list[int]:
+    """The worker thread ids the child announced, in worker order."""
+    announced = evidence.message("threads") or {}
+    return [int(ident) for ident in announced.get("idents", []) if isinstance(ident, int)]
+
+
+def _ident(thread_id: str) -> int | None:
     try:
-        ident = int(facts.thread_id, 16)
+        return int(thread_id, 16)
     except ValueError:
         return None
-    idents: list[Any] = list(announced.get("idents", []))
-    return idents.index(ident) if ident in idents else None
 
 
 def canonical(op: Operation, str_is_repr: bool = False) -> Operation:

@@ -7,10 +7,11 @@ the minimiser and the variant search all answer "same bug?" the same way.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from threadstorm.bucket.identity import Signature
-from threadstorm.bucket.signature import signature_for
+from threadstorm.bucket.signature import candidate_signatures, signature_for
 from threadstorm.scenario.model import Scenario
 from threadstorm.triage.classify import classify
 from threadstorm.triage.evidence import Evidence
@@ -27,11 +28,23 @@ class Verdict:
     outcome: Outcome
     signature: Signature | None
     evidence: Evidence
+    candidates: tuple[Signature, ...] = ()  # when the dump does not say which worker crashed
 
     @property
     def key(self) -> str | None:
         """The bucket key, or None when the run is not a finding."""
         return self.signature.key if self.signature is not None else None
+
+    def matches(self, key: str) -> bool:
+        """Whether this run landed in bucket ``key``: its signature, or one of its candidates."""
+        return key == self.key or any(key == candidate.key for candidate in self.candidates)
+
+    def filed_under(self, known: Callable[[str], bool]) -> Signature | None:
+        """The signature to file the run under: a candidate whose bucket exists, else its own."""
+        for candidate in self.candidates:
+            if known(candidate.key):
+                return candidate
+        return self.signature
 
 
 def judge(evidence: Evidence, scenario: Scenario) -> Verdict:
@@ -46,7 +59,9 @@ def judge(evidence: Evidence, scenario: Scenario) -> Verdict:
         return Verdict(outcome, None, evidence)
     evidence, facts = with_c_stack_names(evidence, facts)
     outcome = dataclasses.replace(outcome, facts=facts)
-    return Verdict(outcome, signature_for(outcome, evidence, scenario), evidence)
+    signature = signature_for(outcome, evidence, scenario)
+    candidates = candidate_signatures(outcome, evidence, scenario)
+    return Verdict(outcome, signature, evidence, tuple(c for c in candidates if c != signature))
 
 
 def with_c_stack_names(evidence: Evidence, facts: CrashFacts) -> tuple[Evidence, CrashFacts]:

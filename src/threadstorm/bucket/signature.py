@@ -96,6 +96,7 @@ Things to know when using signatures:
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 from threadstorm.bucket.context import Context, run_context
@@ -261,6 +262,24 @@ def signature_for(outcome: Outcome, evidence: Evidence, scenario: Scenario) -> S
     return crash_signature(facts, context)
 
 
+def candidate_signatures(
+    outcome: Outcome, evidence: Evidence, scenario: Scenario
+) -> tuple[Signature, ...]:
+    """Other signatures a crash may have, when its dump does not say which worker crashed.
+
+    One per worker that may have crashed (``Context.candidates``), each as if that worker's
+    operation were the site; empty when the crashing thread is known.
+    """
+    if outcome.status is not Status.CRASHED or outcome.facts is None:
+        return ()
+    context = run_context(evidence, scenario, outcome.facts)
+    found = (
+        crash_signature(outcome.facts, dataclasses.replace(context, site=site))
+        for site in context.candidates
+    )
+    return tuple(dict.fromkeys(found))
+
+
 def crash_signature(facts: CrashFacts, context: Context) -> Signature:
     """Rules 1 to 3 for a crash whose facts are parsed; ``context`` is rule 3's scenario part."""
     native = native_frame_names(facts.native_frames)
@@ -321,8 +340,9 @@ def is_generic_assertion(found: Assertion) -> bool:
 
 
 def _crash_name(facts: CrashFacts) -> str:
-    if facts.signal is not None:
-        return facts.signal
+    signal = facts.first_signal
+    if signal is not None:
+        return signal
     if facts.fatal_error is not None:
         return f"fatal: {_blank_numbers(facts.fatal_error.message)}"
     return "crash"

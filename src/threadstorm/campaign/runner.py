@@ -269,10 +269,11 @@ class Campaign:
         coverage.observe(scenario, result.subject, evidence, status)
         self.store.record_run(status, scenario.family, result.subject.type)
         new_bucket = False
-        if verdict.signature is not None:
+        signature = verdict.filed_under(self.store.has_bucket)
+        if signature is not None:
             contract, reason = self.policy.label(scenario)
             finding = self.store.record_finding(
-                verdict.signature,
+                signature,
                 status,
                 contract=contract,
                 contract_reason=reason,
@@ -287,7 +288,7 @@ class Campaign:
                 tally.new_buckets.append(finding.bucket_key)
                 display.note(
                     f"[bold]new bucket[/] {finding.bucket_key} ({status.label}, {contract}): "
-                    f"{verdict.signature.title}"
+                    f"{signature.title}"
                 )
         elif status == Status.HARNESS_ERROR and tally.count(Status.HARNESS_ERROR) <= 3:
             display.note(f"[yellow]harness error[/] ({verdict.outcome.reason})")

@@ -38,6 +38,7 @@ from threadstorm.errors import UsageError
 from threadstorm.scenario import codec
 from threadstorm.scenario.model import Scenario
 from threadstorm.scenario.simplicity import sort_key
+from threadstorm.store import merges as merge_table
 from threadstorm.store.records import (
     CONTRACT_LABELS,
     IN_CONTRACT,
@@ -281,9 +282,26 @@ class Store:
         with self._lock:
             with self._write() as db:
                 self._flush_runs(db)
+                facts = facts._replace(key=merge_table.resolve(db, key))  # merged: filed there
                 fresh = _file_finding(db, facts, evidence, outcome, now)
             self._pending_written()
-        return Finding(key, fresh)
+        return Finding(facts.key, fresh)
+
+    def has_bucket(self, key: str) -> bool:
+        """Whether bucket ``key`` exists (or was merged into one that does)."""
+        with self._lock:
+            key = merge_table.resolve(self._db, key)
+        return self._read_one("SELECT 1 FROM buckets WHERE key = ?", (key,)) is not None
+
+    def merge_buckets(self, source: str, target: str, reason: str) -> None:
+        """Fold bucket ``source`` into ``target`` and keep the merge in the history."""
+        with self._lock, self._write() as db:
+            merge_table.merge(db, source, target, reason, self._clock())
+
+    def merges(self) -> list[merge_table.Merge]:
+        """Every bucket merge, oldest first."""
+        with self._lock:
+            return merge_table.merges(self._db)
 
     def buckets(self) -> list[BucketRecord]:
         """Every bucket: in-contract first, then the most frequent, then the oldest."""
@@ -500,7 +518,10 @@ class _Facts(NamedTuple):
 def _file_finding(
     db: sqlite3.Connection, facts: _Facts, evidence: Evidence, outcome: Outcome, now: float
 ) -> bool:
-    """Keep the finding's evidence and file it in its bucket; True when the bucket is new."""
+    """Keep the finding's evidence and file it in its bucket; True when the bucket is new.
+
+    A signature whose bucket was merged into another is filed in that one.
+    """
     crash = db.execute(
         "INSERT INTO crashes (bucket_key, time, scenario, evidence, outcome) "
         "VALUES (?, ?, ?, ?, ?)",

@@ -87,6 +87,14 @@ CREATE TABLE coverage (
     reason TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (module, name)
 ) WITHOUT ROWID;
+CREATE TABLE merges (
+    source_key TEXT PRIMARY KEY,           -- a bucket folded into another (its row is gone)
+    target_key TEXT NOT NULL,
+    signature TEXT NOT NULL,               -- JSON: the source bucket's Signature.to_json()
+    count INTEGER NOT NULL,                -- findings the source bucket held
+    reason TEXT NOT NULL,                  -- e.g. "native site: list_repr_impl"
+    time REAL NOT NULL
+);
 CREATE TABLE weights (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     weights TEXT NOT NULL,

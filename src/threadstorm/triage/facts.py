@@ -14,6 +14,17 @@ from typing import Any
 from threadstorm.triage import parsers
 from threadstorm.triage.evidence import Evidence
 
+# faulthandler's names for the fatal signals it catches: the signal that *began* a crash,
+# which a second failure while the dump is written (an abort) can hide from the wait status.
+SIGNAL_MESSAGES = {
+    "Segmentation fault": "SIGSEGV",
+    "Aborted": "SIGABRT",
+    "Bus error": "SIGBUS",
+    "Illegal instruction": "SIGILL",
+    "Floating-point exception": "SIGFPE",
+    "Floating point exception": "SIGFPE",
+}
+
 # Python frames that are threadstorm's or the threading module's own, never the target's.
 HARNESS_PATH_PARTS = ("/threadstorm/harness/", "/threadstorm/scenario/")
 PLUMBING_PYTHON_FILES = ("threading.py",)
@@ -27,7 +38,12 @@ class CrashFacts:
     ``threading`` frames, innermost first.  ``native_frames`` are its C frames exactly as
     parsed (normalising them is the signature's business), from a gdb backtrace when one was
     taken, else from a 3.14 faulthandler C stack; ``native_source`` says which.  ``thread_id``
-    and ``thread_name`` are the faulting thread's, as the faulthandler dump prints them.
+    and ``thread_name`` are the faulting thread's, as the faulthandler dump prints them;
+    ``other_threads`` the ids of the threads the dump shows as *not* faulting.
+
+    ``secondary`` is a failed assertion that came *after* a signal's dump began (faulthandler
+    walking another thread's frames while it runs trips CPython's own checks): the first event
+    wins, so it is kept for the report and is not the crash's ``assertion``.
     """
 
     signal: str | None
@@ -41,6 +57,16 @@ class CrashFacts:
     in_garbage_collector: bool = False
     thread_id: str | None = None
     thread_name: str | None = None
+    other_threads: tuple[str, ...] = ()
+    secondary: parsers.Assertion | None = None
+
+    @property
+    def first_signal(self) -> str | None:
+        """The signal that began the crash: faulthandler's first fatal error names it."""
+        fatal = self.fatal_error
+        if fatal is not None and fatal.function is None and fatal.message in SIGNAL_MESSAGES:
+            return SIGNAL_MESSAGES[fatal.message]
+        return self.signal
 
     @property
     def kind(self) -> str:
@@ -84,6 +110,10 @@ class CrashFacts:
         for name in ("thread_id", "thread_name"):
             if getattr(self, name) is not None:
                 doc[name] = getattr(self, name)
+        if self.other_threads:
+            doc["other_threads"] = list(self.other_threads)
+        if self.secondary is not None:
+            doc["secondary"] = _plain(asdict(self.secondary))
         return doc
 
 
@@ -103,9 +133,11 @@ def crash_facts(evidence: Evidence) -> CrashFacts:
     dump = parsers.parse_faulthandler(text, fatal)
     current = dump.current if dump is not None else None
     native, source = _native_frames(evidence, dump)
+    assertion = parsers.parse_assertion(text)
+    secondary = assertion if _after_dump_began(text, assertion, fatal) else None
     facts = CrashFacts(
         signal=evidence.signal_name,
-        assertion=parsers.parse_assertion(text),
+        assertion=None if secondary is not None else assertion,
         fatal_error=fatal,
         allocator=parsers.parse_allocator_error(text, fatal),
         python_frames=target_frames(current.frames) if current is not None else (),
@@ -117,9 +149,25 @@ def crash_facts(evidence: Evidence) -> CrashFacts:
         if current is not None and current.thread_id != "stack"
         else None,
         thread_name=current.name if current is not None else None,
+        other_threads=tuple(
+            thread.thread_id for thread in (dump.threads if dump else ()) if not thread.current
+        ),
+        secondary=secondary,
     )
     names = evidence.extra.get("c_stack_names")
     return facts.with_frame_names(names) if isinstance(names, list) else facts
+
+
+def _after_dump_began(
+    text: str, assertion: parsers.Assertion | None, fatal: parsers.FatalError | None
+) -> bool:
+    """Whether ``assertion`` was printed after faulthandler began dumping a signal's crash."""
+    if assertion is None or fatal is None or fatal.function is not None:
+        return False
+    if fatal.message not in SIGNAL_MESSAGES:
+        return False
+    where = text.find(f"{assertion.file}:{assertion.line}")
+    return where > text.find("Fatal Python error")
 
 
 def _native_frames(
