@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from threadstorm.bucket.judge import Verdict, judge
 from threadstorm.bucket.identity import Signature
+from threadstorm.bucket.judge import Verdict, judge
 from threadstorm.campaign.config import CampaignConfig
 from threadstorm.cli.main import main
 from threadstorm.minimise.minimiser import (
@@ -151,7 +151,8 @@ def test_a_scenario_that_does_not_crash_is_not_reproduced(session: HarnessSessio
     result = minimise(session, calm, "000000000000", budget_s=60, validate_runs=3)
     assert result.status == NOT_REPRODUCED
     assert result.after == calm and result.runs == 9  # three times 3 for a crash not seen
-    assert result.before_rate == (0, 9) and result.others == {"passed": 9}
+    assert (result.before_rate.crashes, result.before_rate.runs) == (0, 9)
+    assert result.others == {"passed": 9}
 
 
 def test_the_minimise_command_stores_and_prints_the_result(

@@ -16,11 +16,10 @@ from threadstorm.minimise.minimiser import (
     MINIMISED,
     NOT_REPRODUCED,
     Progress,
-    RunRate,
     adaptive_confirm,
     minimise,
 )
-from threadstorm.reproduce.rate import Measurement
+from threadstorm.rate import Rate
 from threadstorm.scenario.model import (
     Call,
     Lit,
@@ -71,13 +70,13 @@ class FakeTarget:
     def clock(self) -> float:
         return self.now
 
-    def measure(self, session: Any, scenario: Scenario, key: str, **options: Any) -> Measurement:
+    def measure(self, session: Any, scenario: Scenario, key: str, **options: Any) -> Rate:
         assert options["runs"] == 1 and key == KEY
         self.now += self.seconds
         self.runs += 1
         if self.random.random() < self.chance(scenario):
-            return Measurement(1, 1, (self.seconds,))
-        return Measurement(1, 0, (), {"passed": 1})
+            return Rate(1, 1, (self.seconds,))
+        return Rate(0, 1, (), {"passed": 1})
 
 
 def iterator_race(scenario: Scenario) -> float:
@@ -115,7 +114,7 @@ def test_a_deterministic_crash_reaches_the_smallest_scenario(fake: Any) -> None:
     assert after.thread_count == 2 and len(after.operations()) == 2
     assert [obj.name for obj in after.shared] == ["it"]
     assert after.iterations * after.rounds < 200  # halved to just above the need
-    assert result.before_rate == (10, 10) and result.after_rate == (10, 10)
+    assert result.before_rate == Rate(10, 10) and result.after_rate == Rate(10, 10)
     assert result.confirm == (2, 3)  # 10 of 10 is estimated as 11 of 12
     assert result.runs == target.runs and result.wall_s == target.now
     assert result.after_key == sort_key(after) < result.before_key
@@ -131,7 +130,7 @@ def test_a_crash_that_never_shows_is_not_reproduced(fake: Any) -> None:
     assert result.status == NOT_REPRODUCED
     assert result.after == result.before
     assert result.runs == 30  # a rare crash gets three times the validation runs
-    assert result.before_rate == (0, 30) and result.confirm is None
+    assert result.before_rate == Rate(0, 30) and result.confirm is None
     assert result.others == {"passed": 30}
 
 
@@ -165,10 +164,10 @@ def test_a_fixed_confirm_is_used_as_given(fake: Any) -> None:
 def test_a_rate_already_measured_stands_for_validation(fake: Any) -> None:
     target = fake(iterator_race)
     result = minimise(None, bloated(), KEY, budget_s=1e6, clock=target.clock,  # type: ignore[arg-type]
-                      known_rate=RunRate(5, 5))  # fmt: skip
-    assert result.before_rate == (5, 5) and result.status == MINIMISED
+                      known_rate=Rate(5, 5))  # fmt: skip
+    assert result.before_rate == Rate(5, 5) and result.status == MINIMISED
     assert result.after_rate.runs == 10
-    assert minimise(None, bloated(), KEY, known_rate=RunRate(0, 10)).status == NOT_REPRODUCED  # type: ignore[arg-type]
+    assert minimise(None, bloated(), KEY, known_rate=Rate(0, 10)).status == NOT_REPRODUCED  # type: ignore[arg-type]
 
 
 def test_validation_goes_on_until_a_rare_crash_is_seen_twice(fake: Any) -> None:

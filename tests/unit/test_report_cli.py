@@ -56,7 +56,7 @@ def test_text_to_stdout(campaign: Path, report: Run) -> None:
     status, out, _ = report(str(campaign))
     assert status == 0
     assert out.startswith("threadstorm campaign ")
-    assert "Bugs (in-contract): 2" in out
+    assert "Bugs: 2" in out
 
 
 def test_json_to_stdout(campaign: Path, report: Run) -> None:

@@ -16,6 +16,8 @@ def test_top_level_and_campaign(tmp_path: Path) -> None:
     assert list(doc) == [
         "threadstorm_report",
         "campaign",
+        "bugs",
+        "outside_contract",
         "buckets",
         "coverage",
         "weights",

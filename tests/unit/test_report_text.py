@@ -21,18 +21,30 @@ modules   builtins, typing
 seed      7
 outcomes  passed 160 · raised 6 · hung 1 · crashed 3 · harness_error 1
 
-Bugs (in-contract): 2
-id             status    count   rate           first seen   signature
+Bugs: 2
+bug            status    count   buckets   best rate                      crash site
 ────────────────────────────────────────────────────────────────────────────────────────────────────
-38190c7a368a   crashed       2   8/10 (80 %)    +12 s        assertion: Objects/unionobject.c |
-                                                             union_repr | PyTuple_Check(alias->args)
-011883c7a129   hung          1   not measured   +1m 15s      hang: listiter_next | obj.__next__()
+c08d5e674d9d   crashed       2   1         8/10 (80 %, 95 % CI 49-94 %)   union_repr
+                                                                          (Objects/unionobject.c):
+                                                                          PyTuple_Check(alias->args)
+f28882fe8e7d   hung          1   1         not measured                   hang: listiter_next |
+                                                                          obj.__next__()
 
-Outside the thread-safety contract: 1
-id             status    count   rate           first seen   signature
+In-contract buckets: 2
+id             status    count   rate                           first seen   signature
 ────────────────────────────────────────────────────────────────────────────────────────────────────
-b7d0a488658b   crashed       1   not measured   +40 s        native: cm_repr | PyObject_Repr |
-                                                             list_repr
+c08d5e674d9d   crashed       2   8/10 (80 %, 95 % CI 49-94 %)   +12 s        assertion:
+                                                                             Objects/unionobject.c |
+                                                                             union_repr |
+                                                                             PyTuple_Check(alias->ar
+                                                                             gs)
+f28882fe8e7d   hung          1   not measured                   +1m 15s      hang: listiter_next |
+                                                                             obj.__next__()
+
+Outside the thread-safety contract: 1 (1 buckets)
+rule              function        count   types affected
+────────────────────────────────────────────────────────
+concurrent-init   PyObject_Repr       1   classmethod
 
 Details: threadstorm report runs/demo --format markdown --bucket ID
 
@@ -54,7 +66,7 @@ Generation weights
 """
 
 OUTSIDE_BUCKET = """\
-bucket b7d0a488658b: native: cm_repr | PyObject_Repr | list_repr
+bucket fa1551201f44: native: cm_repr | PyObject_Repr | list_repr
 status    crashed
 contract  outside-contract (concurrent-init: re-running __init__ on a shared object is unsupported)
 seen      once, first at +40 s
@@ -86,8 +98,11 @@ def test_full_bucket_shows_every_section_in_order(tmp_path: Path) -> None:
     sections = ["Smallest scenario", "Minimised", "Sibling types", "Backtrace", "Repro script"]
     positions = [text.index(f"\n{name}\n") for name in sections]
     assert positions == sorted(positions)
-    assert "rate      8/10 (80 %), median time to crash 0.42 s\n" in text
-    assert "collections.deque: crashed in 3/10 (30 %), same bucket\ntuple: no crash" in text
+    assert "rate      8/10 (80 %, 95 % CI 49-94 %), median time to crash 0.42 s\n" in text
+    assert (
+        "collections.deque: crashed in 3/10 (30 %, 95 % CI 11-60 %), same bucket\ntuple: no crash"
+        in text
+    )
     assert "#2  0x000055d0c0a1b2c3 in union_repr (self=0x7f3a18001230) at" in text
     assert text.endswith("    thread.join()\n")
 

@@ -16,13 +16,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from threadstorm.bucket.merge import plan_merges
 from threadstorm.generate.surface import Surface
-from threadstorm.minimise.minimiser import RunRate, minimise
+from threadstorm.minimise.minimiser import minimise
+from threadstorm.rate import Rate
 from threadstorm.reproduce.emit import Header, render
-from threadstorm.reproduce.rate import Measurement, measure_scenario
+from threadstorm.reproduce.rate import measure_scenario
 from threadstorm.scenario.model import Scenario
 from threadstorm.scenario.simplicity import sort_key
-from threadstorm.store.records import BucketRecord, Rate
+from threadstorm.store.records import BucketRecord
 from threadstorm.target.confined_script import Confinement, confined_script
 from threadstorm.target.session import HarnessSession
 from threadstorm.triage.gdb import native_backtrace
@@ -116,6 +118,16 @@ class FollowUp:
             thread.start()
         for thread in threads:
             thread.join()
+        self.merge_by_site()
+
+    def merge_by_site(self) -> None:
+        """Fold buckets that follow-up found to crash at one native site (``bucket.merge``)."""
+        for planned in plan_merges(self.store.buckets()):
+            self.store.merge_buckets(planned.source, planned.target, planned.reason)
+            self.console.print(
+                f"merged bucket {planned.source} into {planned.target} ({planned.reason})",
+                highlight=False,
+            )
 
     def _serve(self, session: HarnessSession, todo: queue.Queue[str], deadline: float) -> None:
         while time.monotonic() < deadline:
@@ -142,7 +154,7 @@ class FollowUp:
                 key,
                 budget_s=min(self.config.minimise_budget_s, remaining / 2),
                 timeout_s=timeout,
-                known_rate=RunRate(rate.crashes, rate.runs),  # just measured: no re-validation
+                known_rate=rate,  # just measured: no re-validation
             )
             if sort_key(result.after) < sort_key(scenario):
                 with self.lock:
@@ -151,8 +163,8 @@ class FollowUp:
                         result.after,
                         before_size=sort_key(scenario),
                         after_size=sort_key(result.after),
-                        before_rate=Rate(*result.before_rate),
-                        after_rate=Rate(*result.after_rate),
+                        before_rate=result.before_rate,
+                        after_rate=result.after_rate,
                     )
                 scenario = result.after
         bucket = self.store.bucket(key)
@@ -182,7 +194,7 @@ class FollowUp:
 
     def best_candidate(
         self, session: HarnessSession, bucket: BucketRecord, timeout: float
-    ) -> tuple[Scenario, Measurement]:
+    ) -> tuple[Scenario, Rate]:
         """The bucket's scenario that reproduces best, with its measured rate.
 
         The smallest scenario seen is not always a good reproducer (a short iterator races

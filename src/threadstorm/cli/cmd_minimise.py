@@ -28,12 +28,12 @@ from threadstorm.minimise.minimiser import (
     Confirm,
     MinimiseResult,
     Progress,
-    RunRate,
     minimise,
 )
+from threadstorm.rate import Rate
 from threadstorm.reproduce.emit import code_lines, render
 from threadstorm.store.db import Store
-from threadstorm.store.records import BucketRecord, Rate
+from threadstorm.store.records import BucketRecord
 from threadstorm.target.interpreter import Interpreter, discover
 from threadstorm.target.session import HarnessSession
 
@@ -154,8 +154,8 @@ class ProgressView:
             self.console.print(f"  kept {progress.pass_name}: {size} ({progress.runs} runs)")
 
 
-def as_rate(rate: RunRate) -> Rate:
-    """The store's rate record."""
+def as_rate(rate: Rate) -> Rate:
+    """The store's rate record: the counts alone."""
     return Rate(rate.crashes, rate.runs)
 
 

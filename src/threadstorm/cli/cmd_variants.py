@@ -22,8 +22,8 @@ from threadstorm.contract.policy import load_policy
 from threadstorm.errors import UsageError
 from threadstorm.generate.denylist import DEFAULT_DENY
 from threadstorm.generate.surface import load_surface
+from threadstorm.rate import Rate
 from threadstorm.store.db import Store
-from threadstorm.store.records import Rate
 from threadstorm.target.interpreter import discover
 from threadstorm.target.session import HarnessSession
 from threadstorm.variants.search import MAX_SIBLINGS, Plan, StoreRecorder, Trial, search

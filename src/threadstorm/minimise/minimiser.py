@@ -40,9 +40,10 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, NamedTuple
+from typing import TYPE_CHECKING, Literal
 
 from threadstorm.minimise.passes import PASSES, ReductionPass
+from threadstorm.rate import Rate
 from threadstorm.reproduce.rate import measure_scenario
 from threadstorm.scenario.model import Scenario
 from threadstorm.scenario.simplicity import sort_key
@@ -65,22 +66,6 @@ MAX_CONFIRM_RUNS = 20
 RESERVE_SHARE = 0.25  # at most this share of the budget is kept back to measure the result
 
 Confirm = tuple[int, int] | Literal["adaptive"]
-
-
-class RunRate(NamedTuple):
-    """``crashes`` of ``runs`` runs ended with the wanted signature."""
-
-    crashes: int
-    runs: int
-
-    @property
-    def fraction(self) -> float:
-        return self.crashes / self.runs if self.runs else 0.0
-
-    @property
-    def text(self) -> str:
-        """E.g. ``9/10 (90 %)``."""
-        return f"{self.crashes}/{self.runs} ({self.fraction * 100:.0f} %)"
 
 
 @dataclass(frozen=True)
@@ -114,8 +99,8 @@ class MinimiseResult:
     status: str
     before: Scenario
     after: Scenario
-    before_rate: RunRate
-    after_rate: RunRate
+    before_rate: Rate
+    after_rate: Rate
     runs: int
     wall_s: float
     confirm: tuple[int, int] | None  # k of n for candidates (None when not reproduced)
@@ -260,7 +245,7 @@ class _Reducer:
                 return position
         return None
 
-    def restore_repetition(self, before: Scenario, start: RunRate, after: RunRate) -> RunRate:
+    def restore_repetition(self, before: Scenario, start: Rate, after: Rate) -> Rate:
         """Give back repetition when the result crashes far less often than the start did.
 
         Each halving of iterations or rounds is kept on a few runs, and several of them can
@@ -289,7 +274,7 @@ class _Reducer:
 
     def measure(
         self, phase: str, scenario: Scenario, runs: int, most: int = 0
-    ) -> tuple[RunRate, dict[str, int]]:
+    ) -> tuple[Rate, dict[str, int]]:
         """``runs`` runs of ``scenario``, continued up to ``most`` while fewer than
         ``RATE_HITS`` crashed (a rare crash needs more runs to be seen and measured); fewer if
         the budget ends first."""
@@ -302,7 +287,7 @@ class _Reducer:
             hits, done = hits + hit, done + 1
             others.update([other] if other is not None else [])
             self.report(phase, f"{done}/{max(runs, most) if hits < RATE_HITS else runs}")
-        return RunRate(hits, done), dict(others)
+        return Rate(hits, done), dict(others)
 
     def report(self, phase: str, pass_name: str, accepted: bool | None = None) -> None:
         """Tell the listener where things stand."""
@@ -318,7 +303,7 @@ class _Reducer:
         )
 
     def result(
-        self, status: str, before: Scenario, rates: tuple[RunRate, RunRate], others: dict[str, int]
+        self, status: str, before: Scenario, rates: tuple[Rate, Rate], others: dict[str, int]
     ) -> MinimiseResult:
         """The result, as things stand now."""
         return MinimiseResult(
@@ -346,7 +331,7 @@ def minimise(
     validate_runs: int = VALIDATE_RUNS,
     passes: Sequence[ReductionPass] = PASSES,
     progress: Listener | None = None,
-    known_rate: RunRate | None = None,
+    known_rate: Rate | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> MinimiseResult:
     """Shrink ``scenario`` while it keeps ending in bucket ``signature_key``; see the module doc.

@@ -12,10 +12,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from threadstorm.rate import Rate
+from threadstorm.report.bugs import bugs, outside_entries
 from threadstorm.report.describe import timestamp_text
 from threadstorm.report.model import BucketReport, CampaignSummary, Report, TargetFacts
 from threadstorm.scenario.codec import scenario_to_json
-from threadstorm.store.records import Minimisation, Rate, Reproduction
+from threadstorm.store.records import Minimisation, Reproduction
 
 REPORT_VERSION = 1
 
@@ -35,6 +37,27 @@ def report_json(report: Report) -> dict[str, Any]:
     return {
         "threadstorm_report": REPORT_VERSION,
         "campaign": campaign_json(report.campaign),
+        "bugs": [
+            {
+                "id": bug.id,
+                "site": bug.site,
+                "status": bug.status,
+                "count": bug.count,
+                "buckets": [bucket.id for bucket in bug.buckets],
+                "best_bucket": bug.best.id,
+            }
+            for bug in bugs(report.buckets)
+        ],
+        "outside_contract": [
+            {
+                "rule": entry.rule,
+                "function": entry.function,
+                "types": list(entry.types),
+                "count": entry.count,
+                "buckets": list(entry.buckets),
+            }
+            for entry in outside_entries(report.buckets)
+        ],
         "buckets": [bucket_json(bucket) for bucket in report.buckets],
         "coverage": {
             module.module: {

@@ -1,5 +1,9 @@
 """Markdown: a campaign summary, and per bucket a bug report ready to paste into an issue.
 
+The campaign summary lists bugs first (in-contract buckets grouped by crash site), then the
+in-contract buckets, then outside-contract findings folded one line per (rule, C function)
+(``threadstorm.report.bugs``); only in-contract buckets get a section of their own.
+
 ``bucket_markdown(bucket)`` reads like a good CPython or extension bug report: a title that says
 what crashes, what the threads do, the standalone script, how often it crashes, the backtrace,
 the target build, and which sibling types share the bug.  ``campaign_markdown(report)`` is the
@@ -11,6 +15,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
+from threadstorm.rate import Rate
+from threadstorm.report.bugs import bugs, outside_entries
 from threadstorm.report.describe import (
     count_text,
     duration_text,
@@ -22,7 +28,6 @@ from threadstorm.report.describe import (
 from threadstorm.report.model import BucketReport, Report, TargetFacts, flat_weights, variant_text
 from threadstorm.scenario import codec
 from threadstorm.scenario.model import Scenario
-from threadstorm.store.records import Rate
 
 WHAT = {"crashed": "crash", "hung": "hang", "sanitizer": "sanitizer report"}
 
@@ -243,30 +248,69 @@ def _bucket_tables(report: Report) -> list[str]:
     if not report.buckets:
         return ["## Findings", "", "No crashes, hangs or sanitizer reports.", ""]
     parts: list[str] = []
-    head = ("id", "status", "count", "rate", "first seen", "signature")
-    for title, buckets in (
-        ("Bugs (in-contract)", report.in_contract),
-        ("Outside the thread-safety contract", report.outside_contract),
-    ):
-        if buckets:
-            rows = [
-                (
-                    f"`{b.id}`",
-                    b.status,
-                    count_text(b.count),
-                    b.reproduction.rate.text if b.reproduction else "not measured",
-                    offset_text(b.first_seen_s),
-                    b.title,
-                )
-                for b in buckets
-            ]
-            parts += [f"## {title}: {len(buckets)}", "", *table(head, rows), ""]
+    found = bugs(report.buckets)
+    if found:
+        head = ("bug", "status", "count", "buckets", "best rate", "crash site")
+        rows = [
+            (
+                f"`{bug.id}`",
+                bug.status,
+                count_text(bug.count),
+                str(len(bug.buckets)),
+                _rate_text(bug.best),
+                bug.site,
+            )
+            for bug in found
+        ]
+        parts += [f"## Bugs: {len(found)}", "", *table(head, rows), ""]
+        head = ("id", "status", "count", "rate", "first seen", "signature")
+        rows = [
+            (
+                f"`{b.id}`",
+                b.status,
+                count_text(b.count),
+                _rate_text(b),
+                offset_text(b.first_seen_s),
+                b.title,
+            )
+            for b in report.in_contract
+        ]
+        parts += [f"### In-contract buckets: {len(rows)}", "", *table(head, rows), ""]
+    parts += _outside_table(report)
     return parts
+
+
+def _rate_text(bucket: BucketReport) -> str:
+    return bucket.reproduction.rate.text if bucket.reproduction else "not measured"
+
+
+def _outside_table(report: Report) -> list[str]:
+    entries = outside_entries(report.buckets)
+    if not entries:
+        return []
+    rows = [
+        (
+            entry.rule,
+            f"`{entry.function}`",
+            ", ".join(f"`{name}`" for name in entry.types),
+            count_text(entry.count),
+            ", ".join(f"`{key}`" for key in entry.buckets),
+        )
+        for entry in entries
+    ]
+    head = ("rule", "function", "types affected", "count", "buckets")
+    buckets = len(report.outside_contract)
+    return [
+        f"## Outside the thread-safety contract: {len(entries)} ({buckets} buckets)",
+        "",
+        *table(head, rows),
+        "",
+    ]
 
 
 def _bucket_sections(report: Report) -> list[str]:
     parts: list[str] = []
-    for bucket in report.buckets:
+    for bucket in report.in_contract:
         parts += [f"### `{bucket.id}` {bucket.title}", ""]
         parts.append(f"- {bucket.status}, {bucket.contract} ({bucket.contract_reason})")
         parts.append(f"- {bucket.family} on `{bucket.subject}`: {bucket.outcome_text}")

@@ -1,7 +1,8 @@
 """The terminal report: the campaign at a glance, rendered with rich.
 
-``render(report, console)`` prints the summary (campaign facts, real bugs, outside-contract
-buckets, outcomes by type and family, coverage, weights); ``render_bucket`` prints one bucket in
+``render(report, console)`` prints the summary (campaign facts, bugs, in-contract buckets,
+outside-contract findings folded per rule and C function, outcomes by type and family,
+coverage, weights); ``render_bucket`` prints one bucket in
 full.  ``to_text`` gives the same as plain text of a fixed width, for files and tests.
 """
 
@@ -14,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from threadstorm.report.bugs import Bug, OutsideEntry, bugs, outside_entries
 from threadstorm.report.describe import (
     count_text,
     duration_text,
@@ -116,18 +118,54 @@ def _buckets(report: Report, console: Console) -> None:
         console.print(Text("No crashes, hangs or sanitizer reports.", style="green"))
         console.print()
         return
-    for title, buckets in (
-        ("Bugs (in-contract)", report.in_contract),
-        ("Outside the thread-safety contract", report.outside_contract),
-    ):
-        if buckets:
-            console.print(Text(f"{title}: {len(buckets)}", style="bold"))
-            console.print(_bucket_table(buckets))
-            console.print()
+    found = bugs(report.buckets)
+    if found:
+        console.print(Text(f"Bugs: {len(found)}", style="bold"))
+        console.print(_bug_table(found))
+        console.print()
+        console.print(Text(f"In-contract buckets: {len(report.in_contract)}", style="bold"))
+        console.print(_bucket_table(report.in_contract))
+        console.print()
+    entries = outside_entries(report.buckets)
+    if entries:
+        count = len(report.outside_contract)
+        title = f"Outside the thread-safety contract: {len(entries)} ({count} buckets)"
+        console.print(Text(title, style="bold"))
+        console.print(_outside_table(entries))
+        console.print()
     console.print(
         f"Details: threadstorm report {report.campaign.folder} --format markdown --bucket ID"
     )
     console.print()
+
+
+def _bug_table(found: tuple[Bug, ...]) -> Table:
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    for name in ("bug", "status", "count", "buckets", "best rate"):
+        table.add_column(name, no_wrap=True, justify="right" if name == "count" else "left")
+    table.add_column("crash site", overflow="fold")
+    for bug in found:
+        best = bug.best.reproduction
+        table.add_row(
+            bug.id,
+            Text(bug.status, STATUS_STYLES.get(bug.status, "")),
+            count_text(bug.count),
+            str(len(bug.buckets)),
+            best.rate.text if best else "not measured",
+            bug.site,
+        )
+    return table
+
+
+def _outside_table(entries: tuple[OutsideEntry, ...]) -> Table:
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    table.add_column("rule", no_wrap=True)
+    table.add_column("function", no_wrap=True)
+    table.add_column("count", no_wrap=True, justify="right")
+    table.add_column("types affected", overflow="fold")
+    for entry in entries:
+        table.add_row(entry.rule, entry.function, count_text(entry.count), ", ".join(entry.types))
+    return table
 
 
 def _bucket_table(buckets: tuple[BucketReport, ...]) -> Table:

@@ -8,15 +8,14 @@ script is generated code that calls whatever the campaign's modules offer.
 
 from __future__ import annotations
 
-import statistics
 import subprocess
 import time
 from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from threadstorm.bucket.judge import judge
 from threadstorm.campaign.hangs import run_confirmed
+from threadstorm.rate import Rate
 from threadstorm.scenario.model import Scenario
 from threadstorm.target.confined_script import Confinement, confined_script
 from threadstorm.target.interpreter import Interpreter
@@ -26,31 +25,6 @@ from threadstorm.triage.evidence import Evidence
 from threadstorm.triage.outcome import Status
 
 
-@dataclass(frozen=True)
-class Measurement:
-    """``crashes`` of ``runs`` ended with the wanted signature; times are per crashing run."""
-
-    runs: int
-    crashes: int
-    times_to_crash_s: tuple[float, ...] = ()
-    others: dict[str, int] = field(default_factory=dict)  # other outcomes and signatures seen
-
-    @property
-    def fraction(self) -> float:
-        return self.crashes / self.runs if self.runs else 0.0
-
-    @property
-    def median_time_to_crash_s(self) -> float | None:
-        return statistics.median(self.times_to_crash_s) if self.times_to_crash_s else None
-
-    @property
-    def text(self) -> str:
-        """E.g. ``9/10 runs (median 0.12 s to crash)``."""
-        median = self.median_time_to_crash_s
-        tail = f" (median {median:.2f} s to crash)" if median is not None else ""
-        return f"{self.crashes}/{self.runs} runs{tail}"
-
-
 def measure_scenario(
     session: HarnessSession,
     scenario: Scenario,
@@ -58,7 +32,7 @@ def measure_scenario(
     runs: int,
     timeout_s: float,
     stop_after_misses: int | None = None,
-) -> Measurement:
+) -> Rate:
     """Rerun ``scenario`` ``runs`` times; count runs that end in bucket ``signature_key``.
 
     ``stop_after_misses`` ends early once that many runs have missed (the minimiser's
@@ -70,7 +44,7 @@ def measure_scenario(
         evidence = run_confirmed(session, scenario, timeout_s)
         verdict = judge(evidence, scenario)
         done += 1
-        if verdict.key == signature_key:
+        if verdict.matches(signature_key):
             crashes += 1
             times.append(evidence.duration_s)
             continue
@@ -78,7 +52,7 @@ def measure_scenario(
         misses += 1
         if stop_after_misses is not None and misses >= stop_after_misses:
             break
-    return Measurement(done, crashes, tuple(times), dict(others))
+    return Rate(crashes, done, tuple(times), dict(others))
 
 
 def run_script(
@@ -118,7 +92,7 @@ def run_script(
 
 def measure_script(
     interpreter: Interpreter, script: Path, runs: int, timeout_s: float, confinement: Confinement
-) -> tuple[Measurement, Evidence | None]:
+) -> tuple[Rate, Evidence | None]:
     """Run the script ``runs`` times; a run counts when the target died (signal or fatal error).
 
     Returns the measurement and the evidence of the first crash, for the report.
@@ -133,4 +107,4 @@ def measure_script(
             first = first or evidence
         else:
             others["timed out" if evidence.timed_out else f"exit {evidence.exit_code}"] += 1
-    return Measurement(runs, crashes, tuple(times), dict(others)), first
+    return Rate(crashes, runs, tuple(times), dict(others)), first

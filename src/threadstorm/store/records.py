@@ -10,9 +10,28 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from threadstorm.bucket.identity import Signature
+from threadstorm.rate import Rate
 from threadstorm.scenario.model import Scenario
 from threadstorm.triage.evidence import Evidence
 from threadstorm.triage.outcome import Status
+
+__all__ = [
+    "CONTRACT_LABELS",
+    "IN_CONTRACT",
+    "OUTSIDE_CONTRACT",
+    "BucketRecord",
+    "CampaignRecord",
+    "CoverageEntry",
+    "CrashRecord",
+    "Discovery",
+    "Finding",
+    "Minimisation",
+    "Rate",
+    "Reproduction",
+    "RunCount",
+    "Variant",
+    "status_from_label",
+]
 
 IN_CONTRACT = "in-contract"
 OUTSIDE_CONTRACT = "outside-contract"
@@ -22,33 +41,6 @@ CONTRACT_LABELS = (IN_CONTRACT, OUTSIDE_CONTRACT)
 def status_from_label(label: str) -> Status:
     """``crashed`` -> ``Status.CRASHED`` (the inverse of ``Status.label``)."""
     return Status[label.upper()]
-
-
-@dataclass(frozen=True)
-class Rate:
-    """``crashes`` of ``runs`` runs crashed with the bucket's signature."""
-
-    crashes: int
-    runs: int
-
-    @property
-    def fraction(self) -> float:
-        """Between 0 and 1; 0 when nothing ran."""
-        return self.crashes / self.runs if self.runs else 0.0
-
-    @property
-    def text(self) -> str:
-        """E.g. ``8/10 (80 %)``."""
-        return f"{self.crashes}/{self.runs} ({self.fraction * 100:.0f} %)"
-
-    def to_json(self) -> dict[str, int]:
-        return {"crashes": self.crashes, "runs": self.runs}
-
-    @classmethod
-    def from_json(cls, doc: Any) -> Rate | None:
-        if not isinstance(doc, dict):
-            return None
-        return cls(int(doc["crashes"]), int(doc["runs"]))
 
 
 @dataclass(frozen=True)
