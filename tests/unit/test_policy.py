@@ -14,6 +14,7 @@ from threadstorm.contract.policy import (
     parse_policy,
 )
 from threadstorm.errors import UsageError
+from threadstorm.harness.execute import python_members
 from threadstorm.scenario.model import (
     Call,
     Lit,
@@ -93,3 +94,24 @@ def test_bad_policies_are_usage_errors(text: str, message: str) -> None:
 def test_missing_policy_file(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="cannot read policy"):
         load_policy(tmp_path / "nope.toml")
+
+
+def test_a_python_init_is_an_ordinary_method_and_in_contract() -> None:
+    reinit = scenario(Operation("method", "obj", "__init__"), Operation("function", "obj", "repr"))
+    policy = default_policy()
+    assert policy.label(reinit)[0] == OUTSIDE_CONTRACT
+    assert policy.label(reinit, frozenset({"obj.__init__"}))[0] == IN_CONTRACT
+    assert policy.label(reinit, frozenset({"other.__init__"}))[0] == OUTSIDE_CONTRACT
+
+
+def test_the_child_reports_which_members_are_python() -> None:
+    class Plain:
+        def __init__(self, *items: object) -> None:
+            self.items = list(items)
+
+    class Inherits(list[object]):
+        pass
+
+    ops = scenario(Operation("method", "obj", "__init__"), Operation("method", "obj", "pop"))
+    assert python_members(ops, {"obj": Plain()}) == ["obj.__init__"]
+    assert python_members(ops, {"obj": Inherits()}) == []

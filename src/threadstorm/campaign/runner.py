@@ -271,7 +271,9 @@ class Campaign:
         new_bucket = False
         signature = verdict.filed_under(self.store.has_bucket)
         if signature is not None:
-            contract, reason = self.policy.label(scenario)
+            setup = evidence.message("setup") or {}
+            python = frozenset(str(name) for name in setup.get("python_members", ()))
+            contract, reason = self.policy.label(scenario, python)
             finding = self.store.record_finding(
                 signature,
                 status,

@@ -3,12 +3,18 @@
 A policy is a TOML file with ``[[unsupported]]`` rules (see ``default.toml`` beside this module).
 A scenario is outside the contract when any rule matches it; a bucket is outside the contract
 only when every scenario that reached it is (one supported way to crash makes it a real bug).
+
+A rule about an operation applies only where that operation is implemented in C: a class written
+in Python runs ``obj.__init__(...)`` as an ordinary method, and pure Python code must never crash
+the interpreter, so a crash reached through it is in-contract.  The child reports which members
+are Python functions (``python_members`` in its setup message, as ``target.member``).
 """
 
 from __future__ import annotations
 
 import fnmatch
 import tomllib
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -30,11 +36,15 @@ class Rule:
     field: str
     pattern: str
 
-    def matches(self, scenario: Scenario) -> bool:
+    def matches(self, scenario: Scenario, python_members: AbstractSet[str] = frozenset()) -> bool:
         if self.field == "family":
             return fnmatch.fnmatchcase(scenario.family, self.pattern)
         if self.field == "operation":
-            names = [op.name.rpartition(".")[2] for op in scenario.operations()]
+            names = [
+                op.name.rpartition(".")[2]
+                for op in scenario.operations()
+                if f"{op.target}.{op.name}" not in python_members
+            ]
         else:
             names = references(scenario)
         return any(fnmatch.fnmatchcase(name, self.pattern) for name in names)
@@ -47,10 +57,16 @@ class Policy:
     rules: tuple[Rule, ...]
     source: str
 
-    def label(self, scenario: Scenario) -> tuple[str, str]:
-        """``(label, reason)``: the first matching rule's reason, or in-contract."""
+    def label(
+        self, scenario: Scenario, python_members: AbstractSet[str] = frozenset()
+    ) -> tuple[str, str]:
+        """``(label, reason)``: the first matching rule's reason, or in-contract.
+
+        ``python_members`` (``target.member``) are operations written in Python, which no
+        operation rule covers.
+        """
         for rule in self.rules:
-            if rule.matches(scenario):
+            if rule.matches(scenario, python_members):
                 return OUTSIDE_CONTRACT, f"{rule.name}: {rule.reason}"
         return IN_CONTRACT, "no unsupported use"
 
