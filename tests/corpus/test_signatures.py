@@ -24,6 +24,7 @@ import pytest
 
 from threadstorm.bucket.context import Context
 from threadstorm.bucket.identity import Signature
+from threadstorm.bucket.judge import judge as judge_run
 from threadstorm.bucket.signature import crash_signature, native_frame_names, signature_for
 from threadstorm.scenario.codec import scenario_from_json
 from threadstorm.scenario.model import Lit, Operation, Scenario, SharedObject, ThreadPlan
@@ -34,6 +35,7 @@ from threadstorm.triage.outcome import Outcome
 from threadstorm.triage.parsers import Assertion, FatalError, NativeFrame
 
 TEXTS = Path(__file__).parent / "texts"
+SPLIT_RATIO_LIMIT = 1.3
 ENTRIES = sorted(path.stem for path in TEXTS.glob("*.json"))
 
 # Standalone scripts have no scenario: rule 3 then sees no shared objects and no operations.
@@ -99,12 +101,29 @@ def test_crash_facts_survive_json(name: str) -> None:
     assert json.loads(json.dumps(outcome.to_json()))["crash"] == outcome.crash
 
 
+def filed_keys() -> dict[str, str]:
+    """Entry name -> the bucket key a campaign files it under, entries taken in name order.
+
+    A crash whose dump does not say which worker crashed has candidate signatures; like the
+    campaign, it is filed under a candidate whose bucket exists already.
+    """
+    known: set[str] = set()
+    filed: dict[str, str] = {}
+    for name in ENTRIES:
+        _, evidence, scenario = load(name)
+        signature = judge_run(evidence, scenario).filed_under(known.__contains__)
+        if signature is not None:
+            known.add(signature.key)
+            filed[name] = signature.key
+    return filed
+
+
 def _keys_by_bug() -> dict[str, set[str]]:
     keys: dict[str, set[str]] = defaultdict(set)
-    for name in ENTRIES:
-        side, _, signature = judge(name)
-        if side["bug"] is not None and signature is not None:
-            keys[side["bug"]].add(signature.key)
+    for name, key in filed_keys().items():
+        bug = json.loads((TEXTS / f"{name}.json").read_text())["bug"]
+        if bug is not None:
+            keys[bug].add(key)
     return keys
 
 
@@ -120,6 +139,20 @@ def test_different_bugs_different_keys() -> None:
             owners[key].append(bug)
     merged = {key: bugs for key, bugs in owners.items() if len(bugs) > 1}
     assert merged == {}
+
+
+def test_merge_errors_and_split_ratio() -> None:
+    """The corpus's figures: texts of different bugs in one bucket (0), buckets per bug."""
+    keys = _keys_by_bug()
+    owners: dict[str, set[str]] = defaultdict(set)
+    for bug, bug_keys in keys.items():
+        for key in bug_keys:
+            owners[key].add(bug)
+    merge_errors = sum(1 for bugs in owners.values() if len(bugs) > 1)
+    split_ratio = sum(len(bug_keys) for bug_keys in keys.values()) / len(keys)
+    assert merge_errors == 0
+    assert split_ratio <= SPLIT_RATIO_LIMIT
+    assert len(keys) >= 12
 
 
 def test_same_bug_groups_span_different_sites() -> None:
