@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from threadstorm.bucket.identity import Signature
-from threadstorm.report.html import render_html
+from threadstorm.report.html_report import render_html
 from threadstorm.report.model import build_report
 from threadstorm.scenario.model import Call, Operation, Ref, Scenario, SharedObject, ThreadPlan
 from threadstorm.store.db import Store

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from test_report_samples import sample_report
 
-from threadstorm.report.html import render_html
+from threadstorm.report.html_report import render_html
 
 
 class Tags(HTMLParser):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from test_report_samples import TARGET, UNION_SIGNATURE, sample_report, union_scenario
 
-from threadstorm.report.json import REPORT_VERSION, render_bucket_json, render_json
+from threadstorm.report.json_report import REPORT_VERSION, render_bucket_json, render_json
 from threadstorm.scenario.codec import scenario_from_json
 
 

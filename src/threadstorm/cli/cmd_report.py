@@ -16,8 +16,8 @@ from rich.console import Console
 
 from threadstorm.errors import UsageError
 from threadstorm.files import write_atomically
-from threadstorm.report.html import render_html
-from threadstorm.report.json import render_bucket_json, render_json
+from threadstorm.report.html_report import render_html
+from threadstorm.report.json_report import render_bucket_json, render_json
 from threadstorm.report.junit import render_junit
 from threadstorm.report.markdown import bucket_markdown, campaign_markdown
 from threadstorm.report.model import Report, build_report

@@ -15,7 +15,7 @@ from collections.abc import Collection
 from typing import Any
 
 from threadstorm import __version__
-from threadstorm.report.json import campaign_json, reproduction_json
+from threadstorm.report.json_report import campaign_json, reproduction_json
 from threadstorm.report.model import BucketReport, Report
 from threadstorm.scenario.codec import scenario_to_json
 
