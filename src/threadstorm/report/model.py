@@ -1,8 +1,9 @@
 """The report model: everything a report says, extracted once from a store as plain data.
 
 Extract, then render: ``build_report(store)`` reads the store and makes a ``Report``; the
-renderers (``text``, ``markdown``, ``json_report``, ``html_report``, ``junit``, ``sarif``) only turn that value
-into their format and never open the store.  Buckets come in-contract first, then by count.
+renderers (``text``, ``markdown``, ``json_report``, ``html_report``, ``junit``, ``sarif``) only
+turn that value into their format and never open the store.  Buckets come in-contract first,
+then by count.
 
 The campaign's configuration is read for these keys, all optional: ``target`` (the probe's facts:
 ``executable``, ``version``, ``free_threaded``, ``gil_enabled``, ``debug``, ``sanitizer``,
