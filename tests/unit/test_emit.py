@@ -17,7 +17,9 @@ from threadstorm.scenario.model import (
     Operation,
     Ref,
     Scenario,
+    Shared,
     SharedObject,
+    Start,
     ThreadPlan,
 )
 
@@ -57,6 +59,27 @@ def seed_scenario() -> Scenario:
     ).validate()
 
 
+def churn_scenario() -> Scenario:
+    """The seed's shape with timing: readers first, then a mutator that refills and clears."""
+    nested = Collection("list", tuple(Shared("union") for _ in range(10)))
+    refill = Operation("method", "obj", "append", (Make("big_union", (("size", 40),)),), fresh=True)
+    return Scenario(
+        family="churn",
+        imports=("typing",),
+        shared=(
+            SharedObject("union", Make("big_union", (("size", 40),))),
+            SharedObject("obj", Collection("list", (nested,)), fresh=True),
+        ),
+        threads=(
+            ThreadPlan((Operation("function", "obj", "builtins.repr"),)),
+            ThreadPlan((Operation("function", "obj", "builtins.repr"),), spawn=True),
+            ThreadPlan((refill, Operation("method", "obj", "clear")), start=Start(0, 200)),
+        ),
+        iterations=20,
+        rounds=100,
+    ).validate()
+
+
 HEADER = Header(
     title="threadstorm reproducer for bucket abc123def456 (crashed)",
     target="CPython 3.13.5 free-threaded debug (/opt/python3.13td)",
@@ -83,7 +106,21 @@ def test_seed_script_matches_golden_and_is_short() -> None:
     assert code_lines(script) <= 25
 
 
-@pytest.mark.parametrize("scenario", [iterator_scenario(), seed_scenario()])
+def test_timed_script_matches_golden() -> None:
+    script = render(churn_scenario(), HEADER)
+    check_golden("repro_churn.py.txt", script)
+    assert "START = {2: (0, 200)}" in script
+    assert "lambda: s.obj.append(big_union(40))" in script  # fresh: built at every call
+    assert "SPAWN = {1}" in script
+
+
+def test_untimed_scripts_carry_no_timing_machinery() -> None:
+    for scenario in (iterator_scenario(), seed_scenario()):
+        script = render(scenario, HEADER)
+        assert "START" not in script and "SPAWN" not in script and "begun" not in script
+
+
+@pytest.mark.parametrize("scenario", [iterator_scenario(), seed_scenario(), churn_scenario()])
 def test_scripts_are_valid_standalone_python(scenario: Scenario) -> None:
     script = render(scenario, HEADER)
     tree = ast.parse(script)

@@ -31,6 +31,7 @@ from threadstorm.scenario.model import (
     Scenario,
     Shared,
     SharedObject,
+    Start,
     ThreadPlan,
 )
 from threadstorm.scenario.simplicity import sort_key
@@ -53,10 +54,15 @@ def bloated() -> Scenario:
             Operation("function", "union", "builtins.repr"),
             Operation("function", "items", "builtins.len"),
             Operation(
-                "method", "items", "append", (Make("nested_list", (("depth", 3), ("width", 4))),)
+                "method",
+                "items",
+                "append",
+                (Make("nested_list", (("depth", 3), ("width", 4))),),
+                fresh=True,
             ),
             Operation("method", "items", "count", (Shared("table"),)),
-        )
+        ),
+        start=Start(0, 500),
     )
     iterator = ThreadPlan((NEXT, Operation("function", "union", "builtins.repr")))
     return Scenario(

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
 
 from threadstorm.scenario.codec import dumps, loads, scenario_from_json, scenario_to_json
 from threadstorm.scenario.model import (
+    SCHEMA_VERSION,
     BytesLit,
     Call,
     Collection,
@@ -19,6 +21,7 @@ from threadstorm.scenario.model import (
     ScenarioError,
     Shared,
     SharedObject,
+    Start,
     ThreadPlan,
 )
 from threadstorm.scenario.simplicity import sort_key
@@ -60,7 +63,7 @@ def test_round_trip_is_exact() -> None:
 
 
 def test_document_carries_schema_version() -> None:
-    assert json.loads(dumps(sample()))["threadstorm_scenario"] == 1
+    assert json.loads(dumps(sample()))["threadstorm_scenario"] == SCHEMA_VERSION == 2
 
 
 @pytest.mark.parametrize(
@@ -107,3 +110,66 @@ def test_operation_labels() -> None:
     assert Operation("function", "obj", "builtins.repr").label() == "repr(obj)"
     assert Operation("method", "obj", "pop").label() == "obj.pop()"
     assert Operation("getattr", "obj", "__parameters__").label() == "obj.__parameters__"
+
+
+# --------------------------------------------------------------------------- timing
+
+
+def timed() -> Scenario:
+    """Two readers from the barrier on; a churning mutator that starts 200 us after thread 0."""
+    read = Operation("function", "obj", "builtins.repr")
+    refill = Operation("method", "obj", "append", (Make("big_union", (("size", 8),)),), fresh=True)
+    return Scenario(
+        shared=(SharedObject("obj", Collection("list", ()), fresh=True),),
+        threads=(
+            ThreadPlan((read,)),
+            ThreadPlan((read,), spawn=True),
+            ThreadPlan((refill, Operation("method", "obj", "clear")), start=Start(0, 200)),
+        ),
+    ).validate()
+
+
+def test_timing_round_trips_and_plain_threads_stay_lists() -> None:
+    doc = scenario_to_json(timed())
+    assert isinstance(doc["threads"][0], list)
+    assert doc["threads"][1] == {"ops": doc["threads"][0], "spawn": True}
+    assert doc["threads"][2]["after"] == 0 and doc["threads"][2]["delay_us"] == 200
+    assert doc["threads"][2]["ops"][0]["fresh"] is True
+    assert loads(dumps(timed())) == timed()
+
+
+def test_version_1_documents_still_read() -> None:
+    doc = scenario_to_json(sample())
+    doc["threadstorm_scenario"] = 1
+    assert scenario_from_json(doc) == sample()
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"after": 2}, "after itself"),
+        ({"after": 7}, "absent"),
+        ({"delay_us": -1}, "start delay"),
+        ({"after": "0"}, "thread number"),
+        ({"spawn": "yes"}, "true or false"),
+    ],
+)
+def test_bad_timing_is_refused_with_a_reason(change: dict[str, object], message: str) -> None:
+    doc = scenario_to_json(timed())
+    doc["threads"][2].update(change)
+    with pytest.raises(ScenarioError, match=message):
+        scenario_from_json(doc)
+
+
+def test_circular_waits_are_refused() -> None:
+    doc = scenario_to_json(timed())
+    doc["threads"][0] = {"ops": doc["threads"][0], "after": 2}
+    with pytest.raises(ScenarioError, match="waits for itself"):
+        scenario_from_json(doc)
+
+
+def test_timing_counts_as_complexity() -> None:
+    plain = dataclasses.replace(
+        timed(), threads=tuple(ThreadPlan(plan.operations) for plan in timed().threads)
+    )
+    assert sort_key(plain) < sort_key(timed())

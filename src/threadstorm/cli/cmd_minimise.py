@@ -46,7 +46,15 @@ with k and n adapted to the crash rate measured first.  Prints the sizes and rat
 after and the minimised scenario as a standalone script, and stores the result with the bucket.
 Exit status 1 when the bucket's crash does not show at all (it may be rare: try more --runs)."""
 
-SIZE_NAMES = ("threads", "operations", "shared objects", "value size", "repetitions")
+SIZE_NAMES = (
+    "threads",
+    "operations",
+    "shared objects",
+    "value size",
+    "repetitions",
+    "timing choices",
+    "start offsets (us)",
+)
 
 
 def register(sub: Any) -> None:

@@ -32,6 +32,14 @@ def register(sub: Any) -> None:
     parser.add_argument("--python", required=True, help="target interpreter (free-threaded)")
     parser.add_argument("--runs", type=int, default=10, help="how many runs (default 10)")
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds per run (default 10)")
+    parser.add_argument(
+        "--path",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="folder to put on the target's sys.path, e.g. where an extension was built "
+        "(repeatable)",
+    )
     parser.add_argument("--json", action="store_true", help="print the histogram as JSON")
     parser.set_defaults(handler=run)
 
@@ -56,12 +64,18 @@ def run(args: argparse.Namespace) -> int:
     if not args.timeout > 0:
         raise UsageError("--timeout must be a positive number of seconds")
     scenario = load_scenario_file(args.scenario)
+    for folder in args.path:
+        if not Path(folder).is_dir():
+            raise UsageError(f"--path {folder} is not a folder; pass the folder holding the module")
     interpreter = discover(args.python)
     histogram: Counter[str] = Counter()
     signatures: dict[str, str] = {}
-    with HarnessSession(interpreter, scenario.imports) as session:
+    paths = tuple(str(Path(folder).resolve()) for folder in args.path)
+    with HarnessSession(interpreter, scenario.imports, paths=paths) as session:
         # the campaign children's resource limits, for a campaign with this deadline
-        defaults = CampaignConfig(python=args.python, out="", run_timeout_s=args.timeout)
+        defaults = CampaignConfig(
+            python=args.python, out="", run_timeout_s=args.timeout, paths=paths
+        )
         session.limits = defaults.limits(session.facts.get("sanitizer"))
         for _ in range(args.runs):
             verdict = judge(run_confirmed(session, scenario, args.timeout), scenario)

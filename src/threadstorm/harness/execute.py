@@ -1,22 +1,30 @@
-"""Execute one scenario in the current process: build, release the threads together, record.
+"""Execute one scenario in the current process: build, release the threads, record.
 
 Runs in a freshly forked child of the fork server.  Standard library only.  The hot loop is kept
 flat: every operation is bound to a callable and an argument tuple once per round, and the loop
 only calls, counts exceptions and marks which operation each thread is in (in a shared memory
 page the server reads after a crash, so a crash still says what was running).
+
+Timing is part of the scenario: after the round's barrier a thread may wait until another thread
+has begun its first operation and then spin a number of microseconds (``Start``); an operation may
+build its arguments anew for every call (``Operation.fresh``: churn, so that what a mutator drops
+is really freed, and made by the thread that drops it); a plan may run every call in a
+short-lived thread of its own (``ThreadPlan.spawn``).
 """
 
 from __future__ import annotations
 
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Callable
+from dataclasses import replace
 from types import FunctionType
 from typing import Any
 
 from threadstorm.harness.values import HostileError, build, resolve
-from threadstorm.scenario.model import Operation, Scenario
+from threadstorm.scenario.model import Operation, Scenario, Start
 
 Bound = tuple[Callable[..., Any], tuple[Any, ...]]
 
@@ -46,7 +54,14 @@ def build_shared(scenario: Scenario, namespace: dict[str, Any], fresh_only: bool
 
 
 def bind(op: Operation, namespace: dict[str, Any]) -> Bound:
-    """A callable and its arguments that perform ``op`` on the current shared objects."""
+    """A callable and its arguments that perform ``op`` on the current shared objects.
+
+    A ``fresh`` operation binds to a closure that builds its arguments at every call, so each
+    call gets objects of its own, made (and so owned) by the calling thread.
+    """
+    if op.fresh:
+        plain = bind(replace(op, fresh=False, args=()), namespace)
+        return _fresh_call, (plain, op.args, namespace)
     target = namespace[op.target]
     args = tuple(build(arg, namespace) for arg in op.args)
     if op.kind == "method":
@@ -58,6 +73,51 @@ def bind(op: Operation, namespace: dict[str, Any]) -> Bound:
     if op.kind == "setattr":
         return setattr, (target, op.name, args[0])
     return delattr, (target, op.name)
+
+
+def _fresh_call(plain: Bound, recipes: tuple[Any, ...], namespace: dict[str, Any]) -> Any:
+    func, bound_args = plain
+    return func(*bound_args, *[build(recipe, namespace) for recipe in recipes])
+
+
+class StartSignals:
+    """Which threads have begun their first operation this round, and waiting for that.
+
+    The barrier's action calls ``new_round`` before any thread is released, so every thread sees
+    the same round's signals.  A wait is bounded (``WAIT_S``): a thread that never begins (its
+    plan failed to bind, it died) delays the threads waiting for it, it does not hang them.
+    """
+
+    WAIT_S = 2.0
+
+    def __init__(self, threads: int) -> None:
+        self.threads = threads
+        self.begun = [threading.Event() for _ in range(threads)]
+
+    def new_round(self) -> None:
+        self.begun = [threading.Event() for _ in range(self.threads)]
+
+    def start(self, number: int, start: Start) -> None:
+        """Wait for thread ``number``'s start, then signal that it has begun."""
+        begun = self.begun
+        if start.after is not None:
+            begun[start.after].wait(self.WAIT_S)
+        spin(start.delay_us)
+        begun[number].set()
+
+
+def spin(delay_us: int) -> None:
+    """Busy-wait ``delay_us`` microseconds (sleeping through all but the last millisecond).
+
+    A sleep wakes tens of microseconds late, and a race window is often narrower: the tail spins.
+    """
+    if delay_us <= 0:
+        return
+    end = time.perf_counter_ns() + delay_us * 1000
+    if delay_us > 2000:
+        time.sleep((delay_us - 1000) / 1e6)
+    while time.perf_counter_ns() < end:
+        pass
 
 
 class ExceptionLog:
@@ -163,6 +223,7 @@ def run_scenario(
     log = ExceptionLog()
     rounds_started = [0]
     rebuild_failed: list[str] = []
+    signals = StartSignals(scenario.thread_count)
 
     def next_round() -> None:  # run by the last thread to arrive, before any is released
         if rounds_started[0]:
@@ -175,13 +236,14 @@ def run_scenario(
                 raise RebuildFailed from error
         else:  # which thread id runs which plan, so a crash dump's current thread names it
             announce({"event": "threads", "idents": [worker.ident for worker in workers]})
+        signals.new_round()
         rounds_started[0] += 1
 
     barrier = threading.Barrier(scenario.thread_count, action=next_round)
     workers = [
         threading.Thread(
             target=_worker,
-            args=(scenario, number, namespace, barrier, log, mark),
+            args=(scenario, number, namespace, barrier, signals, log, mark),
             name=f"threadstorm-{number}",
         )
         for number in range(scenario.thread_count)
@@ -206,10 +268,12 @@ def _worker(
     number: int,
     namespace: dict[str, Any],
     barrier: threading.Barrier,
+    signals: StartSignals,
     log: ExceptionLog,
     mark: Callable[[int, int], None],
 ) -> None:
-    operations = scenario.threads[number].operations
+    plan = scenario.threads[number]
+    operations = plan.operations
     iterations = range(scenario.iterations)
     for _ in range(scenario.rounds):
         try:
@@ -221,7 +285,10 @@ def _worker(
         except Exception as error:  # noqa: BLE001 - a failed bind is a raised outcome
             log.add(number, -1, error)
             calls = []
-        if len(calls) == 1:
+        signals.start(number, plan.start)
+        if plan.spawn:
+            _spawn_each(calls, scenario.iterations, number, log, mark)
+        elif len(calls) == 1:
             _repeat_one(calls[0], scenario.iterations, number, log, mark)
         else:
             for _ in iterations:
@@ -258,6 +325,37 @@ def _repeat_one(
             except BaseException as error:  # noqa: BLE001 - every raise is data
                 log.add(number, 0, error)
         done += MARK_EVERY
+
+
+def _spawn_each(
+    calls: list[Bound],
+    iterations: int,
+    number: int,
+    log: ExceptionLog,
+    mark: Callable[[int, int], None],
+) -> None:
+    """Every call in a short-lived thread of its own, started and joined in turn.
+
+    The short-lived thread carries the plan's thread name, so a crash in it names this plan.
+    """
+    for _ in range(iterations):
+        for index, call in enumerate(calls):
+            mark(number, index)
+            child = threading.Thread(
+                target=_call_logged, args=(call, number, index, log), name=f"threadstorm-{number}"
+            )
+            child.start()
+            child.join()
+
+
+def _call_logged(call: Bound, number: int, index: int, log: ExceptionLog) -> None:
+    func, args = call
+    try:
+        func(*args)
+    except HostileError:
+        pass
+    except BaseException as error:  # noqa: BLE001 - every raise is data
+        log.add(number, index, error)
 
 
 def _gil_enabled() -> bool:

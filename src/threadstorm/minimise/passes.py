@@ -18,6 +18,9 @@ The passes, in the order the minimiser runs them (cheap, large steps first):
 - ``simplify_argument``: replace an operation's argument by an empty container or a literal;
   an argument naming a shared object is replaced only when that object can then go too.
 - ``merge_threads``: two different threads become one that runs both plans in turn.
+- ``drop_timing``: a thread starts at the barrier again, calls in place instead of spawning, or
+  reuses its arguments instead of building them per call; ``halve_delay``: shorter start offsets.
+  Timing the crash needs stays; timing it does not need is removed, so the script reads simply.
 
 Making a ``fresh`` object not fresh is not a pass of its own: ``sort_key`` does not see freshness,
 so on its own it is never simpler, and with several rounds it changes what the scenario does (an
@@ -35,6 +38,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from threadstorm.scenario.model import (
+    AT_BARRIER,
     Call,
     Collection,
     Lit,
@@ -45,6 +49,7 @@ from threadstorm.scenario.model import (
     ScenarioError,
     Shared,
     SharedObject,
+    Start,
     ThreadPlan,
 )
 from threadstorm.scenario.simplicity import recipe_size, sort_key
@@ -123,18 +128,19 @@ def with_fewer_threads(scenario: Scenario, threads: tuple[ThreadPlan, ...]) -> S
 def merge_identical_threads(scenario: Scenario) -> Iterator[Scenario]:
     """Threads with the same plan collapse to two copies of each plan, then to one."""
     for copies in (2, 1):
-        kept: list[ThreadPlan] = []
-        for plan in scenario.threads:
-            if kept.count(plan) < copies:
-                kept.append(plan)
+        kept: list[int] = []
+        for index, plan in enumerate(scenario.threads):
+            if [scenario.threads[k] for k in kept].count(plan) < copies:
+                kept.append(index)
         if len(kept) < scenario.thread_count:
-            yield with_fewer_threads(scenario, tuple(kept))
+            yield with_fewer_threads(scenario, scenario.keep_threads(tuple(kept)))
 
 
 def drop_thread(scenario: Scenario) -> Iterator[Scenario]:
     """Delete chunks of threads, largest first; at least one thread stays."""
     for start, stop in chunk_deletions(scenario.thread_count, keep=1):
-        yield with_fewer_threads(scenario, _without(scenario.threads, start, stop))
+        kept = _without(range(scenario.thread_count), start, stop)
+        yield with_fewer_threads(scenario, scenario.keep_threads(kept))
 
 
 def merge_threads(scenario: Scenario) -> Iterator[Scenario]:
@@ -144,9 +150,10 @@ def merge_threads(scenario: Scenario) -> Iterator[Scenario]:
         for second in range(first + 1, len(threads)):
             if threads[first] == threads[second]:
                 continue
-            merged = ThreadPlan(threads[first].operations + threads[second].operations)
-            rest = [plan for index, plan in enumerate(threads) if index not in (first, second)]
-            rest.insert(first, merged)
+            kept = tuple(index for index in range(len(threads)) if index != second)
+            rest = list(scenario.keep_threads(kept))
+            both = threads[first].operations + threads[second].operations
+            rest[first] = dataclasses.replace(rest[first], operations=both)
             yield dataclasses.replace(scenario, threads=tuple(rest))
 
 
@@ -157,7 +164,7 @@ def drop_operation(scenario: Scenario) -> Iterator[Scenario]:
     """Delete chunks of one thread's operations, largest first; each thread keeps one."""
     for index, plan in enumerate(scenario.threads):
         for start, stop in chunk_deletions(len(plan.operations), keep=1):
-            smaller = ThreadPlan(_without(plan.operations, start, stop))
+            smaller = dataclasses.replace(plan, operations=_without(plan.operations, start, stop))
             yield _with_thread(scenario, index, smaller)
 
 
@@ -297,7 +304,9 @@ def _with_argument(scenario: Scenario, site: Site, recipe: Recipe) -> Scenario:
     op = scenario.threads[t].operations[o]
     new_op = dataclasses.replace(op, args=(*op.args[:a], recipe, *op.args[a + 1 :]))
     operations = scenario.threads[t].operations
-    plan = ThreadPlan((*operations[:o], new_op, *operations[o + 1 :]))
+    plan = dataclasses.replace(
+        scenario.threads[t], operations=(*operations[:o], new_op, *operations[o + 1 :])
+    )
     return _with_thread(scenario, t, plan)
 
 
@@ -336,6 +345,49 @@ def simplify_argument(scenario: Scenario) -> Iterator[Scenario]:
                 yield candidate
 
 
+# ---------------------------------------------------------------------- timing
+
+
+def drop_timing(scenario: Scenario) -> Iterator[Scenario]:
+    """One timing choice fewer: all of them at once first, then each thread's start, spawning
+    and fresh arguments one by one."""
+    if not scenario.timed:
+        return
+    plain = tuple(_untimed(plan) for plan in scenario.threads)
+    yield dataclasses.replace(scenario, threads=plain)
+    for index, plan in enumerate(scenario.threads):
+        if not plan.start.at_barrier:
+            yield _with_thread(scenario, index, dataclasses.replace(plan, start=AT_BARRIER))
+        if plan.spawn:
+            yield _with_thread(scenario, index, dataclasses.replace(plan, spawn=False))
+        for number, op in enumerate(plan.operations):
+            if op.fresh:
+                ops = (*plan.operations[:number], dataclasses.replace(op, fresh=False))
+                ops += plan.operations[number + 1 :]
+                yield _with_thread(scenario, index, dataclasses.replace(plan, operations=ops))
+
+
+def _untimed(plan: ThreadPlan) -> ThreadPlan:
+    ops = tuple(dataclasses.replace(op, fresh=False) for op in plan.operations)
+    return ThreadPlan(ops)
+
+
+def halve_delay(scenario: Scenario) -> Iterator[Scenario]:
+    """Every start offset halved (an offset under 2 us becomes none)."""
+    if any(plan.start.delay_us for plan in scenario.threads):
+        yield dataclasses.replace(
+            scenario,
+            threads=tuple(
+                dataclasses.replace(plan, start=Start(plan.start.after, _half(plan.start.delay_us)))
+                for plan in scenario.threads
+            ),
+        )
+
+
+def _half(delay_us: int) -> int:
+    return delay_us // 2 if delay_us >= 2 else 0
+
+
 # ---------------------------------------------------------------------- the catalogue
 
 PASSES: tuple[ReductionPass, ...] = (
@@ -348,6 +400,8 @@ PASSES: tuple[ReductionPass, ...] = (
     ReductionPass("shrink_value", shrink_value),
     ReductionPass("simplify_argument", simplify_argument),
     ReductionPass("merge_threads", merge_threads),
+    ReductionPass("drop_timing", drop_timing),
+    ReductionPass("halve_delay", halve_delay),
 )
 
 

@@ -3,7 +3,10 @@ threadstorm writes Python source.
 
 The script does what the harness does, in the same order: shared objects built from their
 recipes (fresh ones again every round, by the barrier's action), every thread's operations bound
-once per round, threads released together by a ``threading.Barrier``, exceptions swallowed.  It
+once per round, threads released together by a ``threading.Barrier``, exceptions swallowed.
+Timing is written out only where the scenario has some: a ``START`` table (wait for another
+thread to begin, then spin), a ``SPAWN`` set (a short-lived thread per call), and operations
+whose arguments are built anew for every call written as ``lambda: ...``.  It
 repeats the storm until the process crashes or the time limit passes, and then exits 0 saying so.
 Makers (``big_union`` and friends) are copied from the harness's own source, stripped of
 annotations and docstrings, so script and harness cannot drift apart.
@@ -117,6 +120,8 @@ class _Renderer:
     def operation(self, op: Operation) -> str:
         target = f"{STATE}.{op.target}"
         args = [self.recipe(arg) for arg in op.args]
+        if op.fresh:  # arguments built anew at every call
+            return f"lambda: {self.call_expression(op, target, args)}"
         if op.kind == "method":
             return f"{PARTIAL}({_attribute(target, op.name)}{''.join(', ' + a for a in args)})"
         if op.kind == "function":
@@ -127,6 +132,16 @@ class _Renderer:
         if op.kind == "setattr":
             return f"{PARTIAL}(setattr, {target}, {op.name!r}, {args[0]})"
         return f"{PARTIAL}(delattr, {target}, {op.name!r})"
+
+    def call_expression(self, op: Operation, target: str, args: list[str]) -> str:
+        """The operation as one call expression, arguments evaluated where it runs."""
+        if op.kind == "method":
+            return f"{_attribute(target, op.name)}({', '.join(args)})"
+        if op.kind == "function":
+            return f"{self.reference(op.name)}({', '.join([target, *args])})"
+        if op.kind == "setattr":
+            return f"setattr({target}, {op.name!r}, {args[0]})"
+        return f"{op.kind}({target}, {op.name!r})"
 
     def _helper(self, name: str) -> None:
         if any(block.startswith((f"def {name}(", f"{name} =")) for block in self.helpers):
@@ -178,6 +193,9 @@ def render(scenario: Scenario, header: Header, time_limit: float = 60.0) -> str:
     fresh = [obj for obj in scenario.shared if obj.fresh]
     setup = [f"    {STATE}.{obj.name} = {renderer.recipe(obj.recipe)}" for obj in fixed]
     rebuild = [f"    {STATE}.{obj.name} = {renderer.recipe(obj.recipe)}" for obj in fresh]
+    timing = Timing.of(scenario)
+    if timing.starts:
+        rebuild.append(f"    {STATE}.begun = [threading.Event() for _ in PLANS]")
     plans = [
         f"    lambda {STATE}: [{', '.join(renderer.operation(op) for op in plan.operations)}],"
         for plan in scenario.threads
@@ -195,7 +213,8 @@ def render(scenario: Scenario, header: Header, time_limit: float = 60.0) -> str:
     if setup:
         lines += [f"def setup({STATE}):", *setup, ""]
     if rebuild:
-        lines += [f"def rebuild({STATE}):  # fresh objects, every round", *rebuild, ""]
+        what = "fresh objects and start signals" if timing.starts else "fresh objects"
+        lines += [f"def rebuild({STATE}):  # {what}, every round", *rebuild, ""]
     one_line = f"PLANS = [{' '.join(plan.strip() for plan in plans).rstrip(',')}]"
     if len(one_line) <= MAX_LINE:
         lines += ["# one list of operations per thread, bound each round", one_line, ""]
@@ -206,8 +225,64 @@ def render(scenario: Scenario, header: Header, time_limit: float = 60.0) -> str:
             "]",
             "",
         ]
-    lines += _skeleton(scenario, bool(setup), bool(rebuild), time_limit)
+    lines += timing.table()
+    lines += _skeleton(scenario, bool(setup), bool(rebuild), time_limit, timing)
     return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class Timing:
+    """The scenario's timing as the script writes it: own starts and spawning threads."""
+
+    starts: dict[int, tuple[int | None, int]]
+    spawns: tuple[int, ...]
+
+    @classmethod
+    def of(cls, scenario: Scenario) -> Timing:
+        return cls(
+            starts={
+                number: (plan.start.after, plan.start.delay_us)
+                for number, plan in enumerate(scenario.threads)
+                if not plan.start.at_barrier
+            },
+            spawns=tuple(n for n, plan in enumerate(scenario.threads) if plan.spawn),
+        )
+
+    @property
+    def numbered(self) -> bool:
+        """Whether the worker needs its thread number (to look up its start or spawning)."""
+        return bool(self.starts or self.spawns)
+
+    def table(self) -> list[str]:
+        lines = []
+        if self.starts:
+            lines.append(f"START = {self.starts!r}  # thread: (thread it waits for, then us)")
+        if self.spawns:
+            lines.append(f"SPAWN = {set(self.spawns)!r}  # threads that start a thread per call")
+            lines.append("threading.excepthook = lambda args: None  # calls raise, quietly")
+        return [*lines, ""] if lines else []
+
+    def start_lines(self) -> list[str]:
+        if not self.starts:
+            return []
+        return [
+            "        after, delay_us = START.get(n, (None, 0))",
+            f"        if after is not None: {STATE}.begun[after].wait(2)",
+            "        end = time.perf_counter_ns() + delay_us * 1000",
+            "        while time.perf_counter_ns() < end: pass",
+            f"        {STATE}.begun[n].set()",
+        ]
+
+    def call_lines(self) -> list[str]:
+        plain = ["            try: call()", "            except Exception: pass"]
+        if not self.spawns:
+            return plain
+        return [
+            "            if n in SPAWN:",
+            "                t = threading.Thread(target=call); t.start(); t.join()",
+            "                continue",
+            *plain,
+        ]
 
 
 def _docstring(scenario: Scenario, header: Header, time_limit: float) -> str:
@@ -219,7 +294,7 @@ def _docstring(scenario: Scenario, header: Header, time_limit: float) -> str:
     body = "\n".join(line for line in facts if line)
     return (
         f'"""{header.title}\n\n'
-        f"{scenario.thread_count} threads, released together, {scenario.rounds} round(s) of "
+        f"{scenario.thread_count} threads, {_release(scenario)}, {scenario.rounds} round(s) of "
         f"{scenario.iterations} iteration(s); family {scenario.family}.\n"
         + (f"{body}\n\n" if body else "\n")
         + f"Run:  PYTHON_GIL=0 {header.python} -X faulthandler THIS_SCRIPT\n"
@@ -229,18 +304,26 @@ def _docstring(scenario: Scenario, header: Header, time_limit: float) -> str:
     )
 
 
+def _release(scenario: Scenario) -> str:
+    """How the threads start, in words, for the script's docstring."""
+    if any(not plan.start.at_barrier for plan in scenario.threads):
+        return "released by a barrier, some later (START)"
+    return "released together"
+
+
 def _skeleton(
-    scenario: Scenario, has_setup: bool, has_rebuild: bool, time_limit: float
+    scenario: Scenario, has_setup: bool, has_rebuild: bool, time_limit: float, timing: Timing
 ) -> list[str]:
     action = f", action=lambda: rebuild({STATE})" if has_rebuild else ""
+    number, plans = ("n, ", "enumerate(PLANS)") if timing.numbered else ("", "PLANS")
     return [
-        "def worker(plan, s, barrier):",
+        f"def worker({number}plan, s, barrier):",
         f"    for _ in range({scenario.rounds}):  # rounds",
         "        barrier.wait()",
         f"        calls = plan({STATE})",
+        *timing.start_lines(),
         f"        for call in calls * {scenario.iterations}:  # iterations",
-        "            try: call()",
-        "            except Exception: pass",
+        *timing.call_lines(),
         "",
         "faulthandler.enable(all_threads=True)",
         f"deadline = time.monotonic() + {time_limit:g}",
@@ -248,8 +331,8 @@ def _skeleton(
         f"    {STATE} = types.SimpleNamespace()",
         *([f"    setup({STATE})"] if has_setup else []),
         f"    barrier = threading.Barrier(len(PLANS){action})",
-        f"    threads = [threading.Thread(target=worker, args=(p, {STATE}, barrier))"
-        " for p in PLANS]",
+        f"    threads = [threading.Thread(target=worker, args=({number}p, {STATE}, barrier))"
+        f" for {number}p in {plans}]",
         "    for t in threads: t.start()",
         "    for t in threads: t.join()",
         f'print("no crash within {time_limit:g} s")',

@@ -6,6 +6,10 @@ Recipes are written as one-key objects so a scenario file stays readable by hand
     {"list": [...]}  {"call": {"ref": "builtins.list"}, "args": [...], "kwargs": {...}}
     {"make": "big_union", "size": 40}
 
+A thread is the list of its operations, or, when it has a timing of its own, an object
+``{"ops": [...], "after": 0, "delay_us": 500, "spawn": true}``; an operation whose arguments are
+built anew for every call carries ``"fresh": true``.  Version 1 documents (no timing) still read.
+
 Standard library only: the harness decodes the same documents inside the target.
 """
 
@@ -16,6 +20,7 @@ from typing import Any
 
 from threadstorm.scenario.model import (
     COLLECTION_KINDS,
+    READABLE_VERSIONS,
     SCHEMA_VERSION,
     BytesLit,
     Call,
@@ -29,6 +34,7 @@ from threadstorm.scenario.model import (
     ScenarioError,
     Shared,
     SharedObject,
+    Start,
     ThreadPlan,
 )
 
@@ -102,6 +108,26 @@ def operation_to_json(op: Operation) -> dict[str, Any]:
     doc: dict[str, Any] = {"kind": op.kind, "target": op.target, "name": op.name}
     if op.args:
         doc["args"] = [recipe_to_json(arg) for arg in op.args]
+    if op.fresh:
+        doc["fresh"] = True
+    return doc
+
+
+def plan_to_json(plan: ThreadPlan) -> Any:
+    """A thread: the list of its operations, or an object when it has a timing of its own::
+
+    {"ops": [...], "after": 0, "delay_us": 500, "spawn": true}
+    """
+    ops = [operation_to_json(op) for op in plan.operations]
+    if plan.start.at_barrier and not plan.spawn:
+        return ops
+    doc: dict[str, Any] = {"ops": ops}
+    if plan.start.after is not None:
+        doc["after"] = plan.start.after
+    if plan.start.delay_us:
+        doc["delay_us"] = plan.start.delay_us
+    if plan.spawn:
+        doc["spawn"] = True
     return doc
 
 
@@ -117,7 +143,7 @@ def scenario_to_json(scenario: Scenario) -> dict[str, Any]:
             {"name": obj.name, "recipe": recipe_to_json(obj.recipe), "fresh": obj.fresh}
             for obj in scenario.shared
         ],
-        "threads": [[operation_to_json(op) for op in plan.operations] for plan in scenario.threads],
+        "threads": [plan_to_json(plan) for plan in scenario.threads],
     }
 
 
@@ -125,18 +151,18 @@ def scenario_from_json(doc: Any) -> Scenario:
     """Parse and validate a scenario document; raise ``ScenarioError`` saying what is wrong."""
     if not isinstance(doc, dict) or "threadstorm_scenario" not in doc:
         raise ScenarioError("not a threadstorm scenario (no 'threadstorm_scenario' version key)")
+    version = _int(doc, "threadstorm_scenario", SCHEMA_VERSION)
+    if version in READABLE_VERSIONS:
+        version = SCHEMA_VERSION  # older documents read as the current model: timing defaults
     try:
         scenario = Scenario(
-            version=_int(doc, "threadstorm_scenario", SCHEMA_VERSION),
+            version=version,
             family=str(doc.get("family", "custom")),
             imports=tuple(str(name) for name in _list(doc, "imports")),
             iterations=_int(doc, "iterations", 100),
             rounds=_int(doc, "rounds", 1),
             shared=tuple(_shared_from_json(item) for item in _list(doc, "shared")),
-            threads=tuple(
-                ThreadPlan(tuple(_operation_from_json(op) for op in _plain_list(plan, "thread")))
-                for plan in _list(doc, "threads")
-            ),
+            threads=tuple(_plan_from_json(plan) for plan in _list(doc, "threads")),
         )
     except (KeyError, TypeError) as error:
         raise ScenarioError(f"malformed scenario: {error}") from None
@@ -167,6 +193,19 @@ def _shared_from_json(doc: Any) -> SharedObject:
     )
 
 
+def _plan_from_json(doc: Any) -> ThreadPlan:
+    if not isinstance(doc, dict):
+        return ThreadPlan(tuple(_operation_from_json(op) for op in _plain_list(doc, "thread")))
+    after = doc.get("after")
+    if after is not None and (isinstance(after, bool) or not isinstance(after, int)):
+        raise ScenarioError(f"'after' must be a thread number, got {after!r}")
+    return ThreadPlan(
+        tuple(_operation_from_json(op) for op in _list(doc, "ops")),
+        start=Start(after, _int(doc, "delay_us", 0)),
+        spawn=_bool(doc, "spawn"),
+    )
+
+
 def _operation_from_json(doc: Any) -> Operation:
     if not isinstance(doc, dict):
         raise ScenarioError("each operation must be an object with 'kind', 'target' and 'name'")
@@ -175,7 +214,15 @@ def _operation_from_json(doc: Any) -> Operation:
         target=_text(doc, "target"),
         name=_text(doc, "name"),
         args=tuple(recipe_from_json(arg) for arg in _list(doc, "args")),
+        fresh=_bool(doc, "fresh"),
     )
+
+
+def _bool(doc: dict[str, Any], key: str) -> bool:
+    value = doc.get(key, False)
+    if not isinstance(value, bool):
+        raise ScenarioError(f"{key!r} must be true or false, got {value!r}")
+    return value
 
 
 def _text(doc: dict[str, Any], key: str) -> str:

@@ -1,9 +1,14 @@
 """The scenario: the test case as plain, frozen data.
 
 A scenario says which objects the threads share (built from value recipes), what each thread does
-to them (a plan of operations with argument recipes), and how often: ``rounds`` times the shared
-objects marked ``fresh`` are rebuilt and every thread is released together by a barrier, then each
-thread runs its plan ``iterations`` times.  Generation makes scenarios, the harness interprets them,
+to them (a plan of operations with argument recipes), how often, and when: ``rounds`` times the
+shared objects marked ``fresh`` are rebuilt and every thread is released by a barrier, then each
+thread waits for its own start (at once, a number of microseconds later, or once another thread
+has begun its first operation) and runs its plan ``iterations`` times.  A race is a shape in time
+as much as a set of calls: readers already deep inside a slow nested repr when a mutator strikes,
+a mutator that refills a container with values built anew for every call (``Operation.fresh``) so
+that what it clears is really freed, or many short-lived threads, one per call
+(``ThreadPlan.spawn``).  Generation makes scenarios, the harness interprets them,
 the minimiser transforms them and the reproducer renders them as Python.  Nothing here draws a
 random number: the scenario *is* the test case.
 
@@ -12,10 +17,12 @@ This module belongs to the standard-library-only zone: it is shipped into the ta
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TypeAlias
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)  # version 1 had no timing: every thread started at the barrier
+MAX_DELAY_US = 100_000  # a start offset longer than a tenth of a second is a sleep, not a race
 
 
 class ScenarioError(ValueError):
@@ -125,6 +132,7 @@ class Operation:
     target: str
     name: str
     args: tuple[Recipe, ...] = ()
+    fresh: bool = False  # arguments built anew for every call (churn), not once per round
 
     def label(self) -> str:
         """A short, stable text for reports and signatures, e.g. ``repr(obj)`` or ``obj.pop()``."""
@@ -140,10 +148,43 @@ class Operation:
 
 
 @dataclass(frozen=True)
+class Start:
+    """When a thread begins its plan after the round's barrier has released it.
+
+    ``after`` names another thread (by index) that must have begun its first operation; then the
+    thread spins ``delay_us`` microseconds.  The default, neither, starts at the barrier with
+    everyone else.
+    """
+
+    after: int | None = None
+    delay_us: int = 0
+
+    @property
+    def at_barrier(self) -> bool:
+        """True for the plain start: released with every other thread, no wait, no offset."""
+        return self.after is None and self.delay_us == 0
+
+
+AT_BARRIER = Start()
+
+
+@dataclass(frozen=True)
 class ThreadPlan:
-    """The operations one thread runs, in order, once per iteration."""
+    """The operations one thread runs, in order, once per iteration, and when it starts.
+
+    With ``spawn`` every call runs in a short-lived thread of its own, started and joined by this
+    one (a thread's birth and death are part of some races: biased reference counts are merged
+    when a thread exits).
+    """
 
     operations: tuple[Operation, ...]
+    start: Start = AT_BARRIER
+    spawn: bool = False
+
+    @property
+    def timed(self) -> bool:
+        """True when anything about this plan is more than "start at the barrier, call"."""
+        return not self.start.at_barrier or self.spawn or any(op.fresh for op in self.operations)
 
 
 @dataclass(frozen=True)
@@ -176,12 +217,33 @@ class Scenario:
         """Every operation of every thread, in thread order."""
         return tuple(op for plan in self.threads for op in plan.operations)
 
+    @property
+    def timed(self) -> bool:
+        """True when some thread has a start of its own, spawns, or churns fresh arguments."""
+        return any(plan.timed for plan in self.threads)
+
+    def keep_threads(self, indices: tuple[int, ...]) -> tuple[ThreadPlan, ...]:
+        """The plans at ``indices``, in that order, with ``Start.after`` renumbered to match.
+
+        A start that waited for a thread no longer kept waits for nobody (its offset stays).
+        """
+        position = {old: new for new, old in enumerate(indices)}
+        kept = []
+        for old in indices:
+            plan = self.threads[old]
+            after = plan.start.after
+            if after is not None:
+                start = Start(position.get(after), plan.start.delay_us)
+                plan = replace(plan, start=start)
+            kept.append(plan)
+        return tuple(kept)
+
     def validate(self) -> Scenario:
         """Raise ``ScenarioError`` naming the first inconsistency; return self when sound."""
-        if self.version != SCHEMA_VERSION:
+        if self.version not in READABLE_VERSIONS:
             raise ScenarioError(
                 f"scenario schema version {self.version} is not supported (this threadstorm "
-                f"reads version {SCHEMA_VERSION})"
+                f"reads versions {', '.join(map(str, READABLE_VERSIONS))})"
             )
         if not self.threads:
             raise ScenarioError("a scenario needs at least one thread")
@@ -201,7 +263,32 @@ class Scenario:
                 raise ScenarioError(f"thread {number} has no operations")
             for op in plan.operations:
                 _check_operation(op, known)
+            _check_start(plan.start, number, self.thread_count)
+        _check_start_order(self.threads)
         return self
+
+
+def _check_start(start: Start, number: int, threads: int) -> None:
+    if start.after is not None and not 0 <= start.after < threads:
+        raise ScenarioError(f"thread {number} starts after thread {start.after}, which is absent")
+    if start.after == number:
+        raise ScenarioError(f"thread {number} cannot start after itself")
+    if not 0 <= start.delay_us <= MAX_DELAY_US:
+        raise ScenarioError(
+            f"thread {number} has a start delay of {start.delay_us} us; use 0 to {MAX_DELAY_US}"
+        )
+
+
+def _check_start_order(threads: tuple[ThreadPlan, ...]) -> None:
+    """Waits must end somewhere: no thread may wait, through others, for itself."""
+    for number in range(len(threads)):
+        seen = {number}
+        after = threads[number].start.after
+        while after is not None:
+            if after in seen:
+                raise ScenarioError(f"thread {number} waits for itself through thread {after}")
+            seen.add(after)
+            after = threads[after].start.after
 
 
 def _check_operation(op: Operation, known: set[str]) -> None:
@@ -213,6 +300,8 @@ def _check_operation(op: Operation, known: set[str]) -> None:
         raise ScenarioError(f"operation on {op.target!r} has an empty name")
     if op.kind == "setattr" and len(op.args) != 1:
         raise ScenarioError(f"setattr {op.name!r} needs exactly one argument")
+    if op.fresh and not op.args:
+        raise ScenarioError(f"operation {op.label()} is marked fresh but has no argument")
     for arg in op.args:
         _check_recipe(arg, known)
 

@@ -1,7 +1,9 @@
 """What "simpler" means, defined once: the minimiser keeps a change only if it lowers this key.
 
 Fewer threads first (a two-thread race is the easiest to read), then fewer operations, then
-smaller values, then less repetition.  Standard library only.
+smaller values, then less repetition, then less timing (threads that start at the barrier, call in
+place and reuse their arguments read more simply than staggered, spawning or churning ones), then
+shorter start offsets.  Standard library only.
 """
 
 from __future__ import annotations
@@ -28,12 +30,24 @@ def value_size(scenario: Scenario) -> int:
     return shared + args
 
 
-def sort_key(scenario: Scenario) -> tuple[int, int, int, int, int]:
-    """Smaller is simpler: (threads, operations, shared objects, value size, repetitions)."""
+def timing_features(scenario: Scenario) -> int:
+    """How many timing choices a scenario makes: own starts, spawning plans, fresh arguments."""
+    starts = sum(1 for plan in scenario.threads if plan.start.after is not None)
+    offsets = sum(1 for plan in scenario.threads if plan.start.delay_us)
+    spawns = sum(1 for plan in scenario.threads if plan.spawn)
+    fresh = sum(1 for op in scenario.operations() if op.fresh)
+    return starts + offsets + spawns + fresh
+
+
+def sort_key(scenario: Scenario) -> tuple[int, int, int, int, int, int, int]:
+    """Smaller is simpler: (threads, operations, shared objects, value size, repetitions,
+    timing choices, total start offset in microseconds)."""
     return (
         scenario.thread_count,
         len(scenario.operations()),
         len(scenario.shared),
         value_size(scenario),
         scenario.rounds * scenario.iterations,
+        timing_features(scenario),
+        sum(plan.start.delay_us for plan in scenario.threads),
     )

@@ -47,7 +47,6 @@ from threadstorm.scenario.model import (
     Scenario,
     ScenarioError,
     SharedObject,
-    ThreadPlan,
 )
 
 MIN_SCORE = 3
@@ -423,7 +422,7 @@ def transplant(
         if not ops:
             mapper.notes.append(f"thread {number} has nothing left to do on {sibling.label}")
             return Transplant(None, tuple(mapper.notes))
-        plans.append(ThreadPlan(ops))
+        plans.append(replace(plan, operations=ops))  # the plan's timing moves along
     shared = tuple(
         SharedObject(obj.name, sibling.recipe, obj.fresh) if obj.name == use.target else obj
         for obj in scenario.shared
