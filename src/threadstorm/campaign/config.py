@@ -40,6 +40,9 @@ class CampaignConfig:
     run_timeout_s: float = 10.0
     runs_per_child: int = 16  # scenarios one forked child may serve in a row while fuzzing
     families: tuple[str, ...] = ()  # empty: all
+    # largest share of runs for scenarios the policy calls unsupported; None: 10 % when no
+    # families are named, no cap when they are
+    outside_share: float | None = None
     policy: str | None = None
     deny: tuple[str, ...] = ()  # extra deny-list patterns on top of the default
     memory_mb: int = 4096
@@ -90,6 +93,10 @@ class CampaignConfig:
         unknown = sorted(set(self.families) - set(FAMILIES))
         if unknown:
             raise UsageError(f"unknown family {unknown[0]!r}; choose from {', '.join(FAMILIES)}")
+        if self.outside_share is not None and not 0.0 <= self.outside_share <= 1.0:
+            raise UsageError(
+                f"--outside-share must be a fraction from 0 to 1, got {self.outside_share:g}"
+            )
         if self.runs_per_child < 1:
             raise UsageError("--runs-per-child must be at least 1")
         if self.reproduce_runs < 1:

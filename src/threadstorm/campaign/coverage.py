@@ -90,7 +90,7 @@ class CoverageTracker:
             return
         if evidence.message("setup") is None:
             return  # the shared objects were never built: nothing ran
-        ran, raised = _ran(scenario, evidence)
+        ran, raised = ran_and_raised(scenario, evidence)
         with self._lock:
             for number, index in raised:
                 op = scenario.threads[number].operations[index]
@@ -170,7 +170,7 @@ def _callee(scenario: Scenario, op: Operation) -> str:
     return recipe.path if isinstance(recipe, Ref) else ""
 
 
-def _ran(
+def ran_and_raised(
     scenario: Scenario, evidence: Evidence
 ) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
     """(thread, op) pairs that completed at least one call, and those that raised on every call.

@@ -21,11 +21,11 @@ from rich.console import Console
 
 from threadstorm.bucket.judge import judge
 from threadstorm.campaign.config import CampaignConfig
-from threadstorm.campaign.coverage import CoverageTracker
+from threadstorm.campaign.coverage import CoverageTracker, ran_and_raised
 from threadstorm.campaign.followup import FollowUp, unfinished
 from threadstorm.campaign.progress import ProgressDisplay, Tally, summary_table
 from threadstorm.campaign.workers import RunResult, Worker
-from threadstorm.contract.policy import Policy, load_policy
+from threadstorm.contract.policy import OUTSIDE_CONTRACT, Policy, load_policy
 from threadstorm.errors import UsageError
 from threadstorm.generate.denylist import DEFAULT_DENY
 from threadstorm.generate.generator import Generator
@@ -163,7 +163,11 @@ class Campaign:
             if surface is None:
                 raise RuntimeError("call prepare() before run()")
             generator = Generator(
-                surface.subjects, self.config.seed + seed_offset, self.config.families or None
+                surface.subjects,
+                self.config.seed + seed_offset,
+                self.config.families or None,
+                outside=lambda scenario: self.policy.label(scenario)[0] == OUTSIDE_CONTRACT,
+                outside_cap=self.config.outside_share,
             )
             coverage = CoverageTracker(surface)
             generator.attach_coverage(coverage)  # coverage-directed draws (generate.targeting)
@@ -267,8 +271,12 @@ class Campaign:
         status = verdict.outcome.status
         tally.add(status)
         coverage.observe(scenario, result.subject, evidence, status)
+        _, always_raised = ran_and_raised(scenario, evidence)
+        generator.note_raised(
+            result.subject.type, [scenario.threads[t].operations[o] for t, o in always_raised]
+        )
         self.store.record_run(status, scenario.family, result.subject.type)
-        new_bucket = False
+        new_bucket: str | None = None  # the contract label of a bucket this run created
         signature = verdict.filed_under(self.store.has_bucket)
         if signature is not None:
             setup = evidence.message("setup") or {}
@@ -284,8 +292,8 @@ class Campaign:
                 outcome=verdict.outcome,
                 size_key=sort_key(scenario),
             )
-            new_bucket = finding.is_new
-            if new_bucket:
+            if finding.is_new:
+                new_bucket = contract
                 tally.buckets += 1
                 tally.new_buckets.append(finding.bucket_key)
                 display.note(

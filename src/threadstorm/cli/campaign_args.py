@@ -64,6 +64,14 @@ def add_campaign_arguments(parser: argparse.ArgumentParser, budget: float) -> No
         "for every run; default 16)",
     )
     parser.add_argument("--families", help=f"comma-separated subset of: {', '.join(FAMILIES)}")
+    parser.add_argument(
+        "--outside-share",
+        type=float,
+        default=None,
+        metavar="FRACTION",
+        help="largest share of runs for scenarios the contract policy calls unsupported "
+        "(default 0.1; no cap when --families is given)",
+    )
     parser.add_argument("--policy", help="TOML contract policy (default: threadstorm's own)")
     parser.add_argument(
         "--deny",
@@ -95,6 +103,7 @@ def config_from_args(args: argparse.Namespace, out: str) -> CampaignConfig:
         run_timeout_s=args.timeout,
         runs_per_child=args.runs_per_child,
         families=split_names(args.families),
+        outside_share=args.outside_share,
         policy=args.policy,
         deny=tuple(args.deny),
         core_files=args.core_files,

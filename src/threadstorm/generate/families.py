@@ -11,6 +11,15 @@
   mutate that very container while other threads read and change it.
 - ``shared_argument``: several threads pass one shared object to module-level functions or
   classes (``sorted(obj)``, ``collections.deque(obj)``) while another thread mutates it.
+- ``churn``: the seed's shape.  Readers walk a container of nested, slow-to-repr values; a
+  mutator that starts once they are inside keeps refilling the container with values built anew
+  for every call and clearing or popping them, so what it drops is really freed while a reader
+  may still be inside its repr (a critical section held by the reader is suspended whenever an
+  item's repr contends for another lock).
+
+Timing is sampled too (``sample_timing``): mutators that start after the first reader has begun
+and a few microseconds later, mutators whose arguments are built anew for every call, readers
+that run every call in a short-lived thread of their own.
 
 A family turns (random generator, subject, pool) into a ``Scenario`` or None when the subject does
 not fit.  The random generator only chooses; the scenario it returns is the test case.  The
@@ -23,7 +32,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from threadstorm.generate.pool import FunctionCall, ValuePool
@@ -35,7 +44,9 @@ from threadstorm.scenario.model import (
     Recipe,
     Ref,
     Scenario,
+    Shared,
     SharedObject,
+    Start,
     ThreadPlan,
 )
 
@@ -176,6 +187,18 @@ def _call_op(member: MemberLike, rng: random.Random, pool: ValuePool) -> Operati
 
 
 def _reader_op(subject: SubjectLike, rng: random.Random, pool: ValuePool) -> Operation:
+    """A reading operation on the subject, not one known to raise on every call."""
+    return pool.live_op(subject.type, lambda: _any_reader_op(subject, rng, pool))
+
+
+def _mutator_op(
+    subject: SubjectLike, mutators: list[MemberLike], rng: random.Random, pool: ValuePool
+) -> Operation:
+    """A call of one of ``mutators``, not one known to raise on every call."""
+    return pool.live_op(subject.type, lambda: _call_op(rng.choice(mutators), rng, pool))
+
+
+def _any_reader_op(subject: SubjectLike, rng: random.Random, pool: ValuePool) -> Operation:
     readers = [m for m in _usable(subject) if m.role == "reader" and not is_init(m)]
     if readers and rng.random() < 0.5:
         return _call_op(rng.choice(readers), rng, pool)
@@ -223,6 +246,41 @@ def _plans(
         maker = make_reader if number < readers or make_mutator is None else make_mutator
         plans.append(ThreadPlan(tuple(maker() for _ in range(rng.randint(1, 2)))))
     return tuple(plans)
+
+
+# Start offsets a staggered thread may spin after the thread it waits for has begun.
+DELAYS_US = (0, 20, 100, 500, 2000)
+STAGGER_SHARE = 0.35  # of the runs with mutators: mutators start after the first reader
+FRESH_SHARE = 0.25  # of those: a mutator's arguments are built anew for every call
+SPAWN_SHARE = 0.08  # readers run every call in a short-lived thread of their own
+
+
+def sample_timing(
+    rng: random.Random, plans: tuple[ThreadPlan, ...], readers: int
+) -> tuple[ThreadPlan, ...]:
+    """``plans`` (readers first, then mutators) with a sampled timing.
+
+    Staggered mutators wait for thread 0 to begin, then spin a short delay: the seed's readers
+    were already inside a long repr when its mutator struck.  Fresh arguments make a mutator's
+    values new (and owned by it) at each call, so what it later drops is really freed.
+    """
+    if readers >= len(plans):
+        return plans
+    timed = list(plans)
+    stagger = rng.random() < STAGGER_SHARE
+    fresh = rng.random() < FRESH_SHARE
+    delay = rng.choice(DELAYS_US)
+    for number in range(readers, len(timed)):
+        plan = timed[number]
+        if stagger:
+            plan = replace(plan, start=Start(0, delay))
+        if fresh:
+            ops = tuple(replace(op, fresh=True) if op.args else op for op in plan.operations)
+            plan = replace(plan, operations=ops)
+        timed[number] = plan
+    if rng.random() < SPAWN_SHARE:
+        timed = [replace(plan, spawn=True) if n < readers else plan for n, plan in enumerate(timed)]
+    return tuple(timed)
 
 
 def spread(ops: Sequence[Operation], per_thread: int) -> list[tuple[Operation, ...]]:
@@ -354,16 +412,18 @@ def readers_vs_mutators(
     if not mutators:
         return None
     items = _items_for(subject, pool) if subject.accepts_iterable else ()
+    threads = rng.choice((2, 3, 4, 4))
+    plans = _plans(
+        rng,
+        lambda: _reader_op(subject, rng, pool),
+        lambda: _mutator_op(subject, mutators, rng, pool),
+        threads,
+    )
     return Scenario(
         family="readers_vs_mutators",
         imports=_imports(subject),
         shared=(SharedObject(SHARED, _with_items(subject, items), fresh=True),),
-        threads=_plans(
-            rng,
-            lambda: _reader_op(subject, rng, pool),
-            lambda: _call_op(rng.choice(mutators), rng, pool),
-            rng.choice((2, 3, 4, 4)),
-        ),
+        threads=sample_timing(rng, plans, max(1, threads // 2)),
         iterations=rng.choice((50, 100, 200)),
         rounds=rng.choice((2, 5, 10)),
     )
@@ -470,16 +530,18 @@ def hostile(rng: random.Random, subject: SubjectLike, pool: ValuePool) -> Scenar
         pool.hostile(SHARED, actions) if rng.random() < 0.5 else item
         for item in _items_for(subject, pool, 2, 12)
     )
+    threads = rng.choice((2, 3, 4))
+    plans = _plans(
+        rng,
+        lambda: _reader_op(subject, rng, pool),
+        (lambda: _mutator_op(subject, mutators, rng, pool)) if mutators else None,
+        threads,
+    )
     return Scenario(
         family="hostile",
         imports=_imports(subject),
         shared=(SharedObject(SHARED, _with_items(subject, items), fresh=True),),
-        threads=_plans(
-            rng,
-            lambda: _reader_op(subject, rng, pool),
-            (lambda: _call_op(rng.choice(mutators), rng, pool)) if mutators else None,
-            rng.choice((2, 3, 4)),
-        ),
+        threads=sample_timing(rng, plans, max(1, threads // 2) if mutators else threads),
         iterations=rng.choice((20, 50, 100)),
         rounds=rng.choice((2, 5, 10)),
     )
@@ -499,7 +561,7 @@ def shared_argument(rng: random.Random, subject: SubjectLike, pool: ValuePool) -
     chosen = rng.sample(calls, k=min(len(calls), rng.randint(2, 4)))
     mutators = mutators_of(subject)
     count = rng.randint(1, 2) if mutators else 0
-    writes = [_call_op(rng.choice(mutators), rng, pool) for _ in range(count)]
+    writes = [_mutator_op(subject, mutators, rng, pool) for _ in range(count)]
     return pass_around(
         longer(argument, rng.choice((50, 200))) if rng.random() < 0.5 else argument,
         chosen,
@@ -516,6 +578,57 @@ def longer(recipe: Recipe, length: int) -> Recipe:
     return recipe
 
 
+# Mutators that put one value into a container, by name; any other one-argument mutator will do
+# when none of these exists.  Removers take no argument.
+ADDER_NAMES = ("append", "add", "extend", "appendleft", "push", "put", "put_nowait", "update")
+ITEM = "item"
+
+
+def churn(rng: random.Random, subject: SubjectLike, pool: ValuePool) -> Scenario | None:
+    """Readers walk nested slow values while a late mutator refills with fresh ones and clears.
+
+    The container starts filled with a tuple of references to one slow value (a shared ``item``);
+    readers ``repr``/``str`` it from the barrier on; the mutator waits until the first reader has
+    begun, spins a short delay, then alternates adding a value built anew for every call with
+    clearing or popping.
+    """
+    if not subject.accepts_iterable or subject.type in SMALL_INT_TYPES:
+        return None
+    if subject.type in pool.strict_types:  # refused values of other types: nothing to nest
+        return None
+    mutators = [m for m in mutators_of(subject) if m.kind == "method"]
+    removers = [m for m in mutators if not m.args or () in m.args]
+    one_arg = [m for m in mutators if any(len(args) == 1 for args in m.args)]
+    adders = [m for m in one_arg if m.name in ADDER_NAMES] or one_arg
+    if not removers or not adders:
+        return None
+    adder = rng.choice(adders)
+    value = pool.slow_value()
+    add_arg = Collection("list", (value,)) if adder.name in ("extend", "update") else value
+    refill = Operation("method", SHARED, adder.name, (add_arg,), fresh=True)
+    remove = Operation("method", SHARED, rng.choice(removers).name)
+    width = rng.choice((5, 10, 20))
+    nested = Collection("tuple", tuple(Shared(ITEM) for _ in range(width)))  # hashable too
+    readers = rng.choice((2, 3, 3, 4))
+    reader_plans = tuple(
+        ThreadPlan((Operation("function", SHARED, rng.choice(("builtins.repr", "builtins.str"))),))
+        for _ in range(readers)
+    )
+    start = Start(0, rng.choice(DELAYS_US)) if rng.random() < 0.8 else Start()
+    mutator = ThreadPlan((refill, remove), start=start)
+    return Scenario(
+        family="churn",
+        imports=_imports(subject),
+        shared=(
+            SharedObject(ITEM, value),
+            SharedObject(SHARED, _with_items(subject, (nested,)), fresh=True),
+        ),
+        threads=(*reader_plans, mutator),
+        iterations=rng.choice((5, 10, 20)),
+        rounds=rng.choice((10, 20, 40)),
+    )
+
+
 FAMILIES: dict[str, Family] = {
     "readers_vs_mutators": readers_vs_mutators,
     "lazy_first_touch": lazy_first_touch,
@@ -523,4 +636,5 @@ FAMILIES: dict[str, Family] = {
     "reinit": reinit,
     "hostile": hostile,
     "shared_argument": shared_argument,
+    "churn": churn,
 }

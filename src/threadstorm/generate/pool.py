@@ -8,6 +8,7 @@ harness.  Every entry is a recipe, so whatever is drawn can be stored, minimised
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from threadstorm.scenario.model import (
@@ -17,6 +18,7 @@ from threadstorm.scenario.model import (
     Collection,
     Lit,
     Make,
+    Operation,
     Recipe,
     Ref,
 )
@@ -75,6 +77,20 @@ TYPING: tuple[Recipe, ...] = (
 )
 
 
+# Values whose repr is slow and takes locks other threads contend for: a union of fresh classes
+# (type creation and type lookups share the type lock), parametrised aliases, huge numbers, deep
+# lists.  Churn and nested fills use them, so that a reader is still inside an item's repr when a
+# mutator strikes.
+SLOW_VALUES: tuple[Recipe, ...] = (
+    Make("big_union", (("size", 40),)),
+    Make("big_union", (("size", 20),)),
+    Make("big_union", (("size", 8),)),
+    Make("generic_alias", (("size", 12),)),
+    Make("big_int", (("digits", 1000),)),
+    Make("nested_list", (("depth", 3), ("width", 3))),
+)
+
+
 @dataclass(frozen=True)
 class FunctionCall:
     """A call of a module-level function or class that returned in discovery: ``name(*args)``.
@@ -100,6 +116,9 @@ class ValuePool:
         self.strict_types: set[str] = set()
         # Known-good calls by the type of their first argument, grouped by that argument.
         self.calls: dict[str, dict[Recipe, list[FunctionCall]]] = {}
+        # Operations that raised on every call of a run, by subject type: drawing them again
+        # wastes the run (a run with one always-raising thread ends ``raised``).
+        self.duds: set[tuple[str, Operation]] = set()
 
     def add_call(self, argument_type: str, call: FunctionCall) -> None:
         """Catalogue a known-good call whose first argument is of type ``argument_type``."""
@@ -128,6 +147,24 @@ class ValuePool:
             one = self.value()
             return tuple(one for _ in range(count))
         return tuple(self.value() for _ in range(count))
+
+    def note_dud(self, type_name: str, op: Operation) -> None:
+        """``op`` on an object of ``type_name`` raised on every call: do not draw it again."""
+        self.duds.add((type_name, op))
+
+    def live_op(self, type_name: str, make: Callable[[], Operation], tries: int = 4) -> Operation:
+        """An operation from ``make`` that is not known to always raise (the last try if all
+        are)."""
+        op = make()
+        for _ in range(tries - 1):
+            if (type_name, op) not in self.duds:
+                return op
+            op = make()
+        return op
+
+    def slow_value(self) -> Recipe:
+        """A value whose repr is slow and contends for locks (see ``SLOW_VALUES``)."""
+        return self.rng.choice(SLOW_VALUES)
 
     def hostile(self, target: str, actions: tuple[str, ...]) -> Make:
         """A hostile value whose dunder calls ``target.<action>()``."""

@@ -1,6 +1,7 @@
 """The JSON report, for machines.
 
-Top-level keys: ``campaign`` (runs, duration_s, runs_per_second, outcomes, target facts...),
+Top-level keys: ``campaign`` (runs, duration_s, runs_per_second, outcomes, target facts,
+``families``: runs and share per scenario family, ``rewards``: what the search's arms earned...),
 ``buckets`` (id, status, signature, count, contract, reproduction, scenario, minimised, variants,
 backtrace, repro script...), ``coverage`` (per module: total, reachable, exercised, never
 reached), ``weights``, ``discoveries`` and ``matrix``.  ``REPORT_VERSION`` changes when a key
@@ -36,7 +37,10 @@ def report_json(report: Report) -> dict[str, Any]:
     """The report as a JSON-ready dict."""
     return {
         "threadstorm_report": REPORT_VERSION,
-        "campaign": campaign_json(report.campaign),
+        "campaign": {
+            **campaign_json(report.campaign),
+            "rewards": report.weights.get("economy", {}).get("arms", []),
+        },
         "bugs": [
             {
                 "id": bug.id,
@@ -94,6 +98,7 @@ def campaign_json(campaign: CampaignSummary) -> dict[str, Any]:
         "modules": list(campaign.modules),
         "seed": campaign.seed,
         "target": target_json(campaign.target),
+        "families": campaign.family_shares(),
     }
 
 

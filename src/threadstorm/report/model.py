@@ -106,6 +106,15 @@ class CampaignSummary:
     modules: tuple[str, ...]
     seed: int | None
     target: TargetFacts
+    families: tuple[tuple[str, int], ...] = ()  # (family, runs), most runs first
+
+    def family_shares(self) -> dict[str, dict[str, float]]:
+        """Runs and share of all runs per scenario family: where the campaign's time went."""
+        total = sum(runs for _, runs in self.families) or 1
+        return {
+            family: {"runs": runs, "share": round(runs / total, 4)}
+            for family, runs in self.families
+        }
 
 
 @dataclass(frozen=True)
@@ -280,8 +289,10 @@ def build_report(store: Store) -> Report:
 def _campaign(store: Store, record: CampaignRecord) -> CampaignSummary:
     config = record.config
     per_status: dict[Status, int] = {}
+    per_family: dict[str, int] = {}
     for row in store.run_counts():
         per_status[row.status] = per_status.get(row.status, 0) + row.count
+        per_family[row.family] = per_family.get(row.family, 0) + row.count
     seed = config.get("seed")
     return CampaignSummary(
         folder=str(store.folder),
@@ -297,6 +308,7 @@ def _campaign(store: Store, record: CampaignRecord) -> CampaignSummary:
         modules=tuple(str(name) for name in config.get("modules", ())),
         seed=seed if isinstance(seed, int) else None,
         target=TargetFacts.from_config(config.get("target") or {}),
+        families=tuple(sorted(per_family.items(), key=lambda kv: (-kv[1], kv[0]))),
     )
 
 
