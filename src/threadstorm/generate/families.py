@@ -603,13 +603,13 @@ def churn(rng: random.Random, subject: SubjectLike, pool: ValuePool) -> Scenario
     if not removers or not adders:
         return None
     adder = rng.choice(adders)
-    value = pool.slow_value()
+    value = pool.slow_value(unions=0.7)
     add_arg = Collection("list", (value,)) if adder.name in ("extend", "update") else value
     refill = Operation("method", SHARED, adder.name, (add_arg,), fresh=True)
     remove = Operation("method", SHARED, rng.choice(removers).name)
     width = rng.choice((5, 10, 20))
     nested = Collection("tuple", tuple(Shared(ITEM) for _ in range(width)))  # hashable too
-    readers = rng.choice((2, 3, 3, 4))
+    readers = rng.choice((3, 3, 4))  # two readers rarely overlap inside one repr
     reader_plans = tuple(
         ThreadPlan((Operation("function", SHARED, rng.choice(("builtins.repr", "builtins.str"))),))
         for _ in range(readers)
@@ -625,7 +625,7 @@ def churn(rng: random.Random, subject: SubjectLike, pool: ValuePool) -> Scenario
         ),
         threads=(*reader_plans, mutator),
         iterations=rng.choice((5, 10, 20)),
-        rounds=rng.choice((10, 20, 40)),
+        rounds=rng.choice((50, 100)),  # every round is another late start: the mutator's moment
     )
 
 

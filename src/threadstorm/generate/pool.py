@@ -162,8 +162,12 @@ class ValuePool:
             op = make()
         return op
 
-    def slow_value(self) -> Recipe:
-        """A value whose repr is slow and contends for locks (see ``SLOW_VALUES``)."""
+    def slow_value(self, unions: float = 0.0) -> Recipe:
+        """A value whose repr is slow and contends for locks (see ``SLOW_VALUES``); with
+        probability ``unions`` a union of fresh classes, the kind that takes the type lock both
+        when it is made and when its repr looks names up."""
+        if self.rng.random() < unions:
+            return Make("big_union", (("size", self.rng.choice((20, 40))),))
         return self.rng.choice(SLOW_VALUES)
 
     def hostile(self, target: str, actions: tuple[str, ...]) -> Make:
