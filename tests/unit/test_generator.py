@@ -321,6 +321,14 @@ def test_arms_whose_runs_always_raise_are_weighted_down(surface: Surface) -> Non
     assert generator.economy.factor("lazy_first_touch", "toy.Box") < 0.5
 
 
+def test_arms_that_keep_crashing_into_known_buckets_are_weighted_down(surface: Surface) -> None:
+    generator = Generator(surface.subjects, 0)
+    generator.feedback("churn", "toy.Box", "crashed", "in-contract")
+    for _ in range(40):
+        generator.feedback("churn", "toy.Box", "crashed")  # the same bucket again and again
+    assert generator.economy.factor("churn", "toy.Box") < 0.5
+
+
 def test_outside_contract_runs_stay_under_their_cap(surface: Surface) -> None:
     generator = Generator(surface.subjects, 0, outside=lambda s: s.family == "reinit")
     families = [generator.draw()[0].family for _ in range(400)]

@@ -9,9 +9,10 @@ An arm is one scenario family on one subject type.  Runs pay it rewards for what
 
 Rewards go into a bonus that cools by ``DECAY`` at every pull of the arm, so an arm that stops
 finding new things goes back to its base weight: libFuzzer's entropic schedule likewise rewards
-new species, not repeats.  An arm whose runs keep ending ``raised`` (calls that fail at once, the
-cheapest way to waste a run) is weighted down by ``raised_factor``.  The economy draws nothing
-itself: the generator asks it for weights.
+new species, not repeats.  Repeats cost: an arm whose runs keep crashing into buckets already
+filed (each such run also pays a crash dump and a new child) is weighted down, like an arm whose
+runs keep ending ``raised`` (calls that fail at once, the cheapest way to waste a run).  The
+economy draws nothing itself: the generator asks it for weights.
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ DECAY = 0.97  # bonus kept per pull: about 23 pulls halve it
 MAX_BONUS = 9.0  # a hot arm weighs at most ten times a cold one
 RAISED_MEMORY = 0.2  # weight of the latest run in the running share of raised runs
 RAISED_FLOOR = 0.25  # an arm whose runs always raise keeps a quarter of its weight
+REPEAT_FLOOR = 0.1  # an arm whose runs always crash into known buckets keeps a tenth
 QUIET_OUTCOMES = ("passed", "harness_error")
+FINDINGS = ("crashed", "hung", "sanitizer")
 
 
 @dataclass
@@ -35,13 +38,15 @@ class Arm:
     pulls: int = 0
     earned: float = 0.0  # every reward ever paid, for the report
     raised_share: float = 0.0  # running share of runs that ended raised
+    repeat_share: float = 0.0  # running share of runs that crashed into a known bucket
     applicable: bool = True  # False once the family declined the type
 
     @property
     def factor(self) -> float:
-        """The arm's weight relative to its base: bonus up, always-raising down."""
+        """The arm's weight relative to its base: bonus up, always-raising and repeats down."""
         raised = 1.0 - (1.0 - RAISED_FLOOR) * self.raised_share
-        return (1.0 + self.bonus) * raised
+        repeats = 1.0 - (1.0 - REPEAT_FLOOR) * self.repeat_share
+        return (1.0 + self.bonus) * raised * repeats
 
 
 @dataclass
@@ -104,6 +109,8 @@ class Economy:
         arm.bonus *= DECAY
         raised = 1.0 if outcome == "raised" else 0.0
         arm.raised_share += RAISED_MEMORY * (raised - arm.raised_share)
+        repeat = 1.0 if outcome in FINDINGS and bucket is None else 0.0
+        arm.repeat_share += RAISED_MEMORY * (repeat - arm.repeat_share)
         key = (family, type_name, outcome)
         reward = 0.0
         if bucket == "in-contract":
@@ -131,6 +138,7 @@ class Economy:
                     "rewards": round(arm.earned, 3),
                     "weight": round(arm.factor, 3),
                     "raised_share": round(arm.raised_share, 3),
+                    "repeat_share": round(arm.repeat_share, 3),
                 }
                 for (family, type_name), arm in by_earned[:top]
             ],
