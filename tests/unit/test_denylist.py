@@ -33,11 +33,16 @@ from threadstorm.generate.denylist import DEFAULT_DENY, deny_list, is_denied
         "builtins.compile",
         "builtins.__import__",
         "builtins.globals",
-        "gc.collect",
-        "gc.get_objects",
+        "gc.set_debug",  # floods stderr, the evidence
+        "locale.setlocale",  # documented as not thread-safe
         "faulthandler.dump_traceback_later",
         "threading.Thread",
         "_thread.start_new_thread",
+        "_thread.interrupt_main",
+        "_thread.exit",
+        "_thread.lock.acquire",  # blocks forever when another thread holds it
+        "_thread.RLock.__enter__",
+        "_thread.stack_size",
         "socket.socket.connect",
         "pathlib.Path.unlink",
         "pathlib._local.Path.unlink",  # the defining class's own name
@@ -66,6 +71,14 @@ def test_dangerous_callables_are_denied_by_default(name: str) -> None:
         "builtins.code.replace",  # "code.*" is the code module, not the code type
         "time.monotonic",
         "types.GenericAlias",
+        # module state: such scenarios run in a child of their own
+        "gc.collect",
+        "gc.disable",
+        "gc.set_threshold",
+        "_thread.get_ident",
+        "_thread.lock.release",
+        "warnings.simplefilter",
+        "codecs.register",
     ],
 )
 def test_ordinary_callables_are_not_denied(name: str) -> None:

@@ -115,3 +115,27 @@ def test_words() -> None:
         "2m 05s",
         "1h 02m",
     ]
+
+
+def test_coverage_shares_and_reasons_count_against_everything_the_module_has() -> None:
+    from threadstorm.report.model import ModuleCoverage, coverage_reasons
+
+    io = ModuleCoverage(
+        "io",
+        total=10,
+        reachable=4,
+        exercised=3,
+        never_reached=(
+            ("io.BufferedReader", "could not build an instance"),
+            ("io.BufferedWriter", "could not build an instance"),
+            ("io.open", "denied"),
+        ),
+    )
+    empty = ModuleCoverage("none", total=0, reachable=0, exercised=0, never_reached=())
+    assert (io.of_total, io.of_reachable) == (0.3, 0.75)
+    assert (empty.of_total, empty.of_reachable) == (0.0, 0.0)
+    reasons = coverage_reasons((io, empty), examples=1)
+    assert [(r.reason, r.count, r.examples) for r in reasons] == [
+        ("could not build an instance", 2, ("io.BufferedReader",)),
+        ("denied", 1, ("io.open",)),
+    ]

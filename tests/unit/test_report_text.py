@@ -56,10 +56,10 @@ iter(list)                                                        32 runs, hung 
 list          98 runs, crashed 2, raised 6
 
 Surface coverage
-module     total   reachable   exercised   never exercised
-─────────────────────────────────────────────────────────────────────────
-builtins       3           2           2   open (denied)
-typing         1           1           0   Union.__args__ (always raised)
+module     total   reachable   exercised   of total   of reachable   never exercised
+───────────────────────────────────────────────────────────────────────────────────────────────────
+builtins       3           2           2       67 %          100 %   open (denied)
+typing         1           1           0        0 %            0 %   Union.__args__ (always raised)
 
 Generation weights
   explore 0.2, families.readers_vs_mutators 2.5, families.reinit 1
@@ -86,6 +86,24 @@ Fatal Python error: Segmentation fault
 
 def test_summary_text_is_exact(tmp_path: Path) -> None:
     assert to_text(sample_report(tmp_path), width=100) == SUMMARY
+
+
+REASONS = """\
+Why items were never exercised
+reason          items   for example
+──────────────────────────────────────
+always raised       1   Union.__args__
+denied              1   open
+"""
+
+
+def test_coverage_option_adds_the_reasons_after_the_coverage_table(tmp_path: Path) -> None:
+    report = sample_report(tmp_path)
+    plain = to_text(report, width=100)
+    text = to_text(report, width=100, coverage=True)
+    assert REASONS not in plain
+    assert REASONS in text
+    assert text.index("Surface coverage") < text.index(REASONS) < text.index("Generation weights")
 
 
 def test_outside_contract_bucket_text_is_exact(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from threadstorm.errors import UsageError
-from threadstorm.generate.families import FAMILIES
+from threadstorm.generate.catalogue import FAMILIES
 from threadstorm.harness.confine import cpu_seconds_per_thread
 
 DEFAULT_MODULES = ("builtins", "types", "typing", "collections")

@@ -29,6 +29,7 @@ from threadstorm.contract.policy import OUTSIDE_CONTRACT, Policy, load_policy
 from threadstorm.errors import UsageError
 from threadstorm.generate.denylist import DEFAULT_DENY
 from threadstorm.generate.generator import Generator
+from threadstorm.generate.module_state import StateGuard, module_subjects
 from threadstorm.generate.surface import Surface, load_surface
 from threadstorm.scenario.simplicity import sort_key
 from threadstorm.store.db import Store
@@ -142,10 +143,11 @@ class Campaign:
         surface = load_surface(
             self.sessions[0], list(self.config.modules), list(self.config.packages), list(deny)
         )
-        if not surface.subjects:
+        if not surface.subjects and not module_subjects(surface):
             raise UsageError(
-                f"no object of {', '.join(self.modules_to_import())} could be built in the "
-                "target; storm a module with classes or iterables (e.g. --modules collections)"
+                f"nothing of {', '.join(self.modules_to_import())} could be built or called in "
+                "the target; storm a module with classes, functions or iterables "
+                "(e.g. --modules collections)"
             )
         return surface
 
@@ -163,7 +165,7 @@ class Campaign:
             if surface is None:
                 raise RuntimeError("call prepare() before run()")
             generator = Generator(
-                surface.subjects,
+                [*surface.subjects, *module_subjects(surface)],
                 self.config.seed + seed_offset,
                 self.config.families or None,
                 outside=lambda scenario: self.policy.label(scenario)[0] == OUTSIDE_CONTRACT,
@@ -205,6 +207,8 @@ class Campaign:
             with lock:
                 return generator.draw()
 
+        guard = StateGuard(coverage.surface)
+
         workers = [
             Worker(
                 n,
@@ -214,6 +218,7 @@ class Campaign:
                 stop,
                 self.config.run_timeout_s,
                 self.config.runs_per_child,
+                guard,
             )
             for n, session in enumerate(self.sessions)
         ]

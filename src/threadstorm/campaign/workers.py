@@ -57,7 +57,10 @@ class Worker(threading.Thread):
         stop: threading.Event,
         timeout_s: float,
         reuse: int = 1,
+        own_child: Callable[[Scenario], bool] | None = None,
     ) -> None:
+        """``own_child`` says which scenarios must run in a child of their own (they change
+        module state that would outlive them: ``generate.module_state.StateGuard``)."""
         super().__init__(name=f"threadstorm-worker-{number}", daemon=True)
         self.session = session
         self.draw = draw
@@ -65,6 +68,7 @@ class Worker(threading.Thread):
         self.stop = stop
         self.timeout_s = timeout_s
         self.reuse = reuse
+        self.own_child = own_child
         self.failure: BaseException | None = None
         self.layout_since = time.monotonic()
 
@@ -81,7 +85,9 @@ class Worker(threading.Thread):
 
     def _run(self, scenario: Scenario) -> Evidence:
         try:
-            evidence = self.session.run(scenario, timeout=self.timeout_s, reuse=self.reuse)
+            alone = self.own_child is not None and self.own_child(scenario)
+            reuse = 1 if alone else self.reuse
+            evidence = self.session.run(scenario, timeout=self.timeout_s, reuse=reuse)
             return confirm_hang(self.session, scenario, evidence)
         except HarnessError as error:
             detail = str(error)

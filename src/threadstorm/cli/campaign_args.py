@@ -18,7 +18,7 @@ from threadstorm.campaign.config import (
 from threadstorm.campaign.lock import campaign_lock
 from threadstorm.campaign.runner import Campaign, CampaignResult
 from threadstorm.errors import UsageError
-from threadstorm.generate.families import FAMILIES
+from threadstorm.generate.catalogue import FAMILIES
 from threadstorm.store.db import Store
 
 

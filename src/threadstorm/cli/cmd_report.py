@@ -46,6 +46,11 @@ def register(sub: Any) -> None:
         metavar="ID",
         help="report one bucket (id or unique prefix; formats text, markdown, json)",
     )
+    parser.add_argument(
+        "--coverage",
+        action="store_true",
+        help="text: add why items were never exercised (reasons, most items first)",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -61,11 +66,11 @@ def run(args: argparse.Namespace) -> int:
     if args.out is None and args.format == "text":
         console = Console()
         if key is None:
-            render(report, console)
+            render(report, console, coverage=args.coverage)
         else:
             render_bucket(report.bucket(key), console)
         return 0
-    text = render_text(report, args.format, key)
+    text = render_text(report, args.format, key, coverage=args.coverage)
     if args.out is None:
         sys.stdout.write(text)
     else:
@@ -73,14 +78,16 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def render_text(report: Report, form: str, key: str | None = None) -> str:
+def render_text(
+    report: Report, form: str, key: str | None = None, *, coverage: bool = False
+) -> str:
     """The report (or one bucket's) in ``form``, as text for a file or a pipe."""
     if key is not None:
         bucket = report.bucket(key)
         one = {"text": bucket_to_text, "markdown": bucket_markdown, "json": render_bucket_json}
         return one[form](bucket)
     whole = {
-        "text": lambda r: to_text(r, FILE_WIDTH),
+        "text": lambda r: to_text(r, FILE_WIDTH, coverage=coverage),
         "markdown": campaign_markdown,
         "json": render_json,
         "html": render_html,

@@ -22,8 +22,15 @@ __all__ = ["DEFAULT_DENY", "deny_list", "is_denied"]
 _PROCESSES = (
     "os.*", "posix.*", "nt.*", "_posixsubprocess.*", "subprocess.*", "multiprocessing.*",
     "_multiprocessing.*", "concurrent.*", "signal.*", "_signal.*", "pty.*", "sys.exit",
-    "builtins.exit", "builtins.quit", "_sitebuiltins.*", "atexit.*", "threading.*", "_thread.*",
+    "builtins.exit", "builtins.quit", "_sitebuiltins.*", "atexit.*", "threading.*",
     "time.sleep", "asyncio.*", "selectors.*", "select.*",
+)  # fmt: skip
+
+# Threads the harness does not own, and locks that block forever: of ``_thread`` only the lock
+# readers, ``release`` (which raises when unlocked) and the identity functions stay callable.
+_THREADS = (
+    "_thread.start_*", "_thread.exit*", "_thread.interrupt_main", "_thread.stack_size",
+    "_thread.*acquire*", "_thread.*__enter__", "_thread.*__exit__",
 )  # fmt: skip
 
 # File-system changes (anything under os/posix is denied above).
@@ -51,21 +58,26 @@ _MEMORY = (
 )  # fmt: skip
 
 # Interpreter-wide switches and introspection that would poison the campaign or the harness.
+# Module state a scenario changes (``gc.disable``, ``warnings.simplefilter``, ``codecs.register``)
+# is allowed: such scenarios run in a child of their own (``generate.module_state``), so nothing
+# they change outlives them.  ``gc.set_debug`` floods the evidence (stderr); ``gc.get_objects``
+# and ``gc.get_referrers`` hand out every object, the harness's own included (the sandbox refuses
+# them too); ``locale.setlocale`` is documented as not thread-safe.
 _INTERPRETER = (
     "sys.set*", "sys._*", "sys.addaudithook", "sys.activate_stack_trampoline",
     "sys.deactivate_stack_trampoline", "sys.remote_exec", "sys.breakpointhook",
     "sys.excepthook", "sys.displayhook", "sys.unraisablehook", "sys.monitoring.*",
-    "gc.*", "faulthandler.*", "tracemalloc.*", "resource.*", "importlib.*", "runpy.*",
+    "gc.set_debug", "gc.get_objects", "gc.get_referrers", "faulthandler.*", "tracemalloc.*",
+    "resource.*", "importlib.*", "runpy.*",
     "builtins.exec", "builtins.eval", "builtins.compile", "builtins.__import__",
     "builtins.breakpoint", "builtins.input", "builtins.help", "builtins.globals",
     "builtins.locals", "builtins.copyright", "builtins.credits", "builtins.license",
-    "warnings.*filter*", "warnings.resetwarnings", "locale.setlocale", "codecs.register*",
-    "codecs.unregister", "copyreg.*", "pdb.*", "bdb.*", "trace.*", "cProfile.*", "profile.*",
+    "locale.setlocale", "copyreg.*", "pdb.*", "bdb.*", "trace.*", "cProfile.*", "profile.*",
     "_lsprof.*", "code.*", "pydoc.*", "tkinter.*", "turtle.*", "idlelib.*",
     "threadstorm.*",
 )  # fmt: skip
 
-DEFAULT_DENY: tuple[str, ...] = _PROCESSES + _FILES + _NETWORK + _MEMORY + _INTERPRETER
+DEFAULT_DENY: tuple[str, ...] = _PROCESSES + _THREADS + _FILES + _NETWORK + _MEMORY + _INTERPRETER
 
 
 def deny_list(extra: Iterable[str] = (), *, defaults: bool = True) -> tuple[str, ...]:

@@ -23,8 +23,9 @@ import random
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from threadstorm.generate.catalogue import FAMILIES
 from threadstorm.generate.economy import Economy
-from threadstorm.generate.families import FAMILIES, Family, SubjectLike
+from threadstorm.generate.families import Family, SubjectLike
 from threadstorm.generate.pool import ValuePool
 from threadstorm.generate.targeting import CoverageSource, Targets
 from threadstorm.scenario.model import Operation, Scenario
@@ -32,6 +33,9 @@ from threadstorm.scenario.model import Operation, Scenario
 MAX_TRIES = 50
 TARGET_SHARE = 0.5  # of the draws, while some item is still worth aiming at
 STATELESS_WEIGHT = 0.3  # a type with no mutator and no iteration, against 1.0 and up
+# Abstract bases and exception classes: their instances are placeholders or carry a message.
+# Module balancing (``module_balanced``) gives a module made only of them its full share anyway.
+BASE_WEIGHT = 0.05
 # Families tried first on a type they apply to: churn is the seed's own shape (a container read
 # while it is refilled and cleared), the costliest bugs to find by chance.
 FAMILY_PRIORS = {"churn": 2.0}
@@ -212,9 +216,13 @@ def module_of_type(type_name: str) -> str:
 def prior_weight(subject: SubjectLike) -> float:
     """A type's starting weight: mutable containers and iterators have the most to race on.
 
-    A type with neither mutators nor iteration (exceptions, abstract bases, immutable values)
-    has little shared state to race on: it weighs ``STATELESS_WEIGHT``.
+    A type with neither mutators nor iteration (immutable values) has little shared state to
+    race on: it weighs ``STATELESS_WEIGHT``.  Abstract bases (``io.IOBase``) and exception
+    classes weigh ``BASE_WEIGHT`` whatever they offer: a run on them rarely reaches C state of
+    its own.
     """
+    if getattr(subject, "abstract", False) or getattr(subject, "exception", False):
+        return BASE_WEIGHT
     mutators = sum(1 for m in subject.members if m.role == "mutator" and m.reachable)
     iterates = subject.iterator or subject.iterable
     if not mutators and not iterates:

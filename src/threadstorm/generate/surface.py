@@ -77,6 +77,8 @@ class Subject:
     accepts_iterable: bool
     empty: bool | None
     members: tuple[Member, ...]
+    abstract: bool = False  # an abstract base (``inspect.isabstract``, or named ``...Base``)
+    exception: bool = False  # an exception class: little shared state to race on
 
     def member(self, name: str) -> Member | None:
         """The member called ``name``, if the subject has one."""
@@ -104,6 +106,13 @@ class Item:
     reachable: bool
     reason: str | None
     args: tuple[tuple[Recipe, ...], ...]  # for functions: argument lists that returned
+    role: str = "reader"  # for functions: "mutator" when it changes its module's state
+    role_source: str = "name"  # "observed" (the module's state probes moved, or did not)
+
+    @property
+    def is_function(self) -> bool:
+        """A module-level function (Python or C), not a class or a member."""
+        return self.kind in ("function", "builtin")
 
 
 @dataclass(frozen=True)
@@ -222,6 +231,8 @@ def _subject(doc: dict[str, Any]) -> Subject:
         accepts_iterable=bool(flags.get("accepts_iterable")),
         empty=flags.get("empty"),
         members=tuple(_member(m) for m in doc["members"]),
+        abstract=bool(flags.get("abstract")),
+        exception=bool(flags.get("exception")),
     )
 
 
@@ -236,6 +247,8 @@ def _item(doc: dict[str, Any]) -> Item:
         reachable=bool(doc["reachable"]),
         reason=doc.get("reason"),
         args=_arg_lists(doc.get("args", [])),
+        role=str(doc.get("role", "reader")),
+        role_source=str(doc.get("role_source", "name")),
     )
 
 

@@ -37,16 +37,21 @@ from threadstorm.harness.trial_values import (
     NOT_SUBJECTS,
     ONE_ARG_POOL,
     PAIR_POOL,
+    PROBE_PREFIXES,
     SCALARS,
     SUBSCRIPTS,
     TUPLE,
     TYPING_MAKERS,
     WELL_KNOWN,
+    WORDS,
     argument_lists,
     arity,
     implementation,
     member_kind,
+    module_probes,
+    module_snapshot,
     name_says_mutator,
+    name_says_state_change,
     own_name,
     snapshot,
     type_name,
@@ -145,6 +150,7 @@ class Discovery:
         self.member_items: list[dict[str, Any]] = []
         self.unreached: dict[str, str] = {}  # progress key -> reason
         self.mro_names: set[str] = set()  # every class some subject is an instance of
+        self.probes: dict[str, list[Callable[[], Any]]] = {}  # module -> state probes
 
     # ----------------------------------------------------------------- modules and items
 
@@ -213,7 +219,7 @@ class Discovery:
             elif inspect.isroutine(obj):
                 kind = "function" if implementation(obj) == "Python" else "builtin"
                 item = new_item(path, kind, obj)
-                item["args"] = []
+                item.update(args=[], role="reader", role_source="name")
                 entry["items"].append(item)
                 self.functions.append((name, path, obj, item))
             else:
@@ -319,8 +325,11 @@ class Discovery:
                     if not (lead and arguments == (LIST,)):
                         yield arguments
 
-    def call_function(self, module: str, path: str, func: Any, item: dict[str, Any]) -> None:
-        """Call a function with pool values; an unseen kind of result becomes a subject."""
+    def call_function(self, module: str, path: str, func: Any, item: dict[str, Any], *,
+                      admit: bool = True) -> None:  # fmt: skip
+        """Call a function with pool values; an unseen kind of result becomes a subject
+        (unless ``admit`` is false).  The module's state probes, compared around every trial,
+        say whether the function changes its module's state (its role)."""
         if self.denied(path, own_name(func)):
             item["reason"] = "denied"
             return
@@ -328,22 +337,61 @@ class Discovery:
         if why:
             item["reason"] = why
             return
+        probes = self.probes_of(module)
         low, high, _ = arity(func)
-        trials = itertools.islice(
-            self.calls(low, high, ONE_ARG_POOL, PAIR_POOL), MAX_FUNCTION_TRIALS
-        )
-        for arguments in trials:
-            if len(item["args"]) >= 3:
-                break
-            recipe = Call(Ref(path), arguments)
-            status, result = self.clock.timed(build, recipe, {})
-            if status != "ok":
-                continue
-            item["args"].append([recipe_to_json(arg) for arg in arguments])
-            if self.in_scope(type(result)) and not self.by_type.get(type_name(type(result))):
-                self.admit(result, recipe, "factory", path, module)
+        pools = ((ONE_ARG_POOL, PAIR_POOL, MAX_FUNCTION_TRIALS), (WORDS, WORDS, 12))
+        changed = False
+        for ones, pairs, most in pools:  # words only when the pools found nothing
+            for arguments in itertools.islice(self.calls(low, high, ones, pairs), most):
+                if len(item["args"]) >= 3 or (item["args"] and ones is WORDS):
+                    break
+                changed = self.function_trial(path, arguments, item, probes, admit) or changed
         item["reachable"] = bool(item["args"])
         item["reason"] = None if item["args"] else "always raised"
+        self.function_role(item, path, changed)
+
+    def function_trial(self, path: str, arguments: tuple[Recipe, ...], item: dict[str, Any],
+                       probes: list[Callable[[], Any]], admit: bool) -> bool:  # fmt: skip
+        """One call of a module function; whether the module's probes changed around it."""
+        recipe = Call(Ref(path), arguments)
+        before = self.clock.timed(module_snapshot, probes)[1]
+        status, result = self.clock.timed(build, recipe, {})
+        changed: bool = before != self.clock.timed(module_snapshot, probes)[1]
+        if status == "ok":
+            item["args"].append([recipe_to_json(arg) for arg in arguments])
+            new = not self.by_type.get(type_name(type(result)))
+            if admit and new and self.in_scope(type(result)):
+                self.admit(result, recipe, "factory", path, path.rpartition(".")[0])
+        return changed
+
+    def function_role(self, item: dict[str, Any], path: str, changed: bool) -> None:
+        """Mutator when a trial changed the module's probes; else by name, unless it ran."""
+        hinted = name_says_state_change(path.rpartition(".")[2])
+        if changed:
+            item["role"], item["role_source"] = "mutator", "observed"
+        elif item["reachable"] and not hinted:
+            item["role"], item["role_source"] = "reader", "observed"
+        else:
+            item["role"], item["role_source"] = ("mutator" if hinted else "reader"), "name"
+
+    def probes_of(self, module: str) -> list[Callable[[], Any]]:
+        """The state probes of ``module`` (``trial_values.module_probes``), made once."""
+        if module not in self.probes:
+            readers = [func for name, path, func, _ in self.functions
+                       if name == module and self.is_probe(path, func)]  # fmt: skip
+            found = self.clock.timed(module_probes, sys.modules.get(module), readers)
+            self.probes[module] = found[1] if found[0] == "ok" else []
+        return self.probes[module]
+
+    def is_probe(self, path: str, func: Any) -> bool:
+        """A zero-argument ``get*``/``is*`` function with a small, plain answer."""
+        name = path.rpartition(".")[2]
+        if not name.startswith(PROBE_PREFIXES) or name_says_state_change(name):
+            return False
+        if self.denied(path, own_name(func)) or arity(func)[0] != 0:
+            return False
+        status, result = self.clock.timed(func)
+        return status == "ok" and _plain(result)
 
     def in_scope(self, cls: type) -> bool:
         """Types of the target modules, and types no module names (iterators, views)."""
@@ -440,6 +488,8 @@ class Discovery:
             "sized": self.clock.timed(len, obj)[0] == "ok",
             "container": hasattr(cls, "__contains__"),
             "callable": callable(obj),
+            "exception": issubclass(cls, BaseException),
+            "abstract": inspect.isabstract(cls) or cls.__name__.endswith("Base"),
         }
 
     def explore_member(self, subject: Subject, sample: Any, name: str) -> dict[str, Any] | None:
@@ -640,6 +690,13 @@ def lookup(obj: Any, name: str) -> tuple[str | None, Any]:
     if isinstance(instance_dict, dict) and name in instance_dict:
         return type_name(type(obj)), instance_dict[name]
     return None, None
+
+
+def _plain(value: Any) -> bool:
+    """A scalar, or a short tuple of scalars: cheap to compare, free of side effects."""
+    if isinstance(value, tuple):
+        return len(value) <= 16 and all(isinstance(v, (*SCALARS, bool)) for v in value)
+    return isinstance(value, (*SCALARS, bool))
 
 
 def _call_member(obj: Any, name: str, arguments: tuple[Recipe, ...]) -> Any:

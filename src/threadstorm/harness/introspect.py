@@ -32,7 +32,7 @@ from typing import Any
 from threadstorm.harness import discovery, trial_clock, trial_values
 from threadstorm.harness.discovery import SURFACE_VERSION, Discovery, is_denied
 from threadstorm.harness.trial_clock import Clock
-from threadstorm.harness.trial_values import DATA_KINDS
+from threadstorm.harness.trial_values import DATA_KINDS, name_says_state_change
 
 __all__ = ["DATA_KINDS", "DISCOVERY_FILES", "SURFACE_VERSION", "discover", "is_denied"]
 
@@ -84,8 +84,12 @@ def _discover_loaded(run: Discovery, loaded: list[tuple[dict[str, Any], Any]]) -
         run.make("typing" if "typing" in run.module_names else "types")
     for module_name, path, cls in run.classes:
         run.construct(module_name, path, cls)
+    # Functions whose names say they change module state (``warnings.simplefilter``,
+    # ``codecs.register``) are tried last, so what they change cannot bend the other trials.
+    later = [f for f in run.functions if name_says_state_change(f[1].rpartition(".")[2])]
     for module_name, path, func, item in run.functions:
-        run.call_function(module_name, path, func, item)
+        if not name_says_state_change(path.rpartition(".")[2]):
+            run.call_function(module_name, path, func, item)
     for module_name, path, obj in run.objects:
         run.take_object(module_name, path, obj)
     for module_name, path, obj in [*run.objects, *run.classes]:
@@ -94,5 +98,7 @@ def _discover_loaded(run: Discovery, loaded: list[tuple[dict[str, Any], Any]]) -
     while index < len(run.subjects):  # exploring a subject may derive new ones
         run.explore(run.subjects[index])
         index += 1
+    for module_name, path, func, item in later:
+        run.call_function(module_name, path, func, item, admit=False)
     run.unify_roles()
     run.settle_items()

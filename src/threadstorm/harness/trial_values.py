@@ -93,6 +93,9 @@ MEMBER_POOL: tuple[Recipe, ...] = (
     TUPLE, DICT, INT_TYPE,
 )  # fmt: skip
 MEMBER_PAIRS: tuple[Recipe, ...] = (Lit(0), Lit(1), Lit("abc"), LIST)
+# Second chances for module functions that refused the pools: the words settings take
+# (an encoding, an error handler, a warnings action, a locale, a number as text).
+WORDS: tuple[Recipe, ...] = _lits("utf-8", "ignore", "strict", "default", "1.5", "C")
 SUBSCRIPTS: tuple[Recipe, ...] = (
     INT_TYPE,
     Collection("tuple", (INT_TYPE, STR_TYPE)),
@@ -274,3 +277,46 @@ def _attributes(obj: Any) -> str:
 def name_says_mutator(name: str) -> bool:
     """The fallback rule: names of the usual mutating operations."""
     return name in MUTATOR_NAMES or name.startswith(MUTATOR_PREFIXES)
+
+
+# Module functions that change their module's state: settings, registries, switches, hooks.
+STATE_PREFIXES = ("set", "enable", "disable", "register", "unregister", "start", "stop",
+                  "freeze", "unfreeze", "reset", "clear", "install", "uninstall", "collect",
+                  "simplefilter", "filterwarnings", "bind", "textdomain", "add", "remove",
+                  "del", "push", "pop")  # fmt: skip
+PROBE_PREFIXES = ("get", "is")  # zero-argument readers whose answers show a module's state
+PROBE_LIMIT = 4000  # characters: a longer answer is too costly to compare at every trial
+
+
+def name_says_state_change(name: str) -> bool:
+    """The fallback rule for a module function: names that set, register, switch or clear."""
+    return name.lower().startswith(STATE_PREFIXES) or name_says_mutator(name)
+
+
+def module_probes(module: Any, readers: list[Callable[[], Any]]) -> list[Callable[[], Any]]:
+    """What to compare before and after a module function's trial to see it change state.
+
+    The module's mutable containers (``warnings.filters``, ``gc.callbacks``) and the zero-argument
+    ``readers`` given (``gc.get_threshold``, ``gc.isenabled``), each kept only when it answers
+    the same three times in a row (``gc.get_count`` moves by itself) and briefly.
+    """
+    found: list[Callable[[], Any]] = []
+    for name, value in sorted(vars(module).items()):
+        if not name.startswith("_") and type(value) in (list, dict, set):
+            found.append(functools.partial(operator.getitem, vars(module), name))
+    found.extend(readers)
+    return [probe for probe in found if _steady(probe)]
+
+
+def _steady(probe: Callable[[], Any]) -> bool:
+    """The same answer three times, with allocations in between (which move ``gc.get_count``)."""
+    answers = set()
+    for _ in range(3):
+        answers.add(_attempt(lambda: repr(probe())))
+        _churn = [[n] for n in range(2000)]  # allocation, as any trial does
+    return len(answers) == 1 and len(str(next(iter(answers)))) <= PROBE_LIMIT
+
+
+def module_snapshot(probes: list[Callable[[], Any]]) -> tuple[Any, ...]:
+    """The probes' answers now (see ``module_probes``)."""
+    return tuple(_attempt(lambda probe=probe: repr(probe())) for probe in probes)

@@ -195,6 +195,37 @@ class ModuleCoverage:
     exercised: int
     never_reached: tuple[tuple[str, str], ...]  # (name, why) for what was never exercised
 
+    @property
+    def of_total(self) -> float:
+        """Exercised items as a share of everything the module has (the honest figure)."""
+        return self.exercised / self.total if self.total else 0.0
+
+    @property
+    def of_reachable(self) -> float:
+        """Exercised items as a share of those discovery could reach."""
+        return self.exercised / self.reachable if self.reachable else 0.0
+
+
+@dataclass(frozen=True)
+class CoverageReason:
+    """One reason items were never exercised, how many it covers, and a few of them."""
+
+    reason: str
+    count: int
+    examples: tuple[str, ...]
+
+
+def coverage_reasons(
+    coverage: tuple[ModuleCoverage, ...], examples: int = 3
+) -> tuple[CoverageReason, ...]:
+    """Every reason for an item not exercised, most items first (then by reason)."""
+    found: dict[str, list[str]] = {}
+    for module in coverage:
+        for name, why in module.never_reached:
+            found.setdefault(why, []).append(name)
+    ordered = sorted(found.items(), key=lambda pair: (-len(pair[1]), pair[0]))
+    return tuple(CoverageReason(why, len(names), tuple(names[:examples])) for why, names in ordered)
+
 
 @dataclass(frozen=True)
 class DiscoveryPoint:

@@ -24,7 +24,13 @@ from threadstorm.report.describe import (
     size_text,
     times_text,
 )
-from threadstorm.report.model import BucketReport, Report, flat_weights, variant_text
+from threadstorm.report.model import (
+    BucketReport,
+    Report,
+    coverage_reasons,
+    flat_weights,
+    variant_text,
+)
 
 STATUS_STYLES = {
     "sanitizer": "bold magenta",
@@ -35,12 +41,13 @@ STATUS_STYLES = {
     "harness_error": "bold blue",
 }
 NEVER_REACHED_SHOWN = 8
+REASONS_SHOWN = 12
 
 
-def to_text(report: Report, width: int = 100) -> str:
-    """The terminal report as plain text."""
+def to_text(report: Report, width: int = 100, *, coverage: bool = False) -> str:
+    """The terminal report as plain text (with the reasons table when ``coverage``)."""
     console = plain_console(width)
-    render(report, console)
+    render(report, console, coverage=coverage)
     return _text_of(console)
 
 
@@ -65,12 +72,14 @@ def _text_of(console: Console) -> str:
 # ---------------------------------------------------------------------- the summary
 
 
-def render(report: Report, console: Console) -> None:
-    """Print the campaign summary."""
+def render(report: Report, console: Console, *, coverage: bool = False) -> None:
+    """Print the campaign summary; with ``coverage``, why items were never exercised."""
     _campaign(report, console)
     _buckets(report, console)
     _matrix(report, console)
     _coverage(report, console)
+    if coverage:
+        _coverage_reasons(report, console)
     weights = flat_weights(report.weights)
     if weights:
         console.print(Text("Generation weights", style="bold"))
@@ -215,7 +224,7 @@ def _coverage(report: Report, console: Console) -> None:
     console.print(Text("Surface coverage", style="bold"))
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
     table.add_column("module", no_wrap=True)
-    for name in ("total", "reachable", "exercised"):
+    for name in ("total", "reachable", "exercised", "of total", "of reachable"):
         table.add_column(name, justify="right")
     table.add_column("never exercised", overflow="fold")
     for module in report.coverage:
@@ -230,8 +239,25 @@ def _coverage(report: Report, console: Console) -> None:
             str(module.total),
             str(module.reachable),
             str(module.exercised),
+            f"{module.of_total:.0%}".replace("%", " %"),
+            f"{module.of_reachable:.0%}".replace("%", " %"),
             ", ".join(missed),
         )
+    console.print(table)
+    console.print()
+
+
+def _coverage_reasons(report: Report, console: Console) -> None:
+    reasons = coverage_reasons(report.coverage)
+    if not reasons:
+        return
+    console.print(Text("Why items were never exercised", style="bold"))
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    table.add_column("reason", overflow="fold")
+    table.add_column("items", justify="right")
+    table.add_column("for example", overflow="fold")
+    for reason in reasons[:REASONS_SHOWN]:
+        table.add_row(reason.reason, str(reason.count), ", ".join(reason.examples))
     console.print(table)
     console.print()
 
