@@ -48,7 +48,11 @@ def add_campaign_arguments(parser: argparse.ArgumentParser, budget: float) -> No
     )
     parser.add_argument("--seed", type=int, default=0, help="generation seed (default 0)")
     parser.add_argument(
-        "--workers", type=int, default=0, help="fork servers side by side (default: one per CPU)"
+        "--workers",
+        type=int,
+        default=0,
+        help="fork servers side by side (default: one per two CPUs, so a run's threads "
+        "race in parallel)",
     )
     parser.add_argument(
         "--timeout",
