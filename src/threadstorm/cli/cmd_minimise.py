@@ -168,9 +168,14 @@ def as_rate(rate: Rate) -> Rate:
 
 
 def format_key(key: tuple[int, ...]) -> str:
-    """``(2, 2, 1, 5, 400)`` -> ``2 threads, 2 ops, 1 shared, value size 5, 400 reps``."""
-    threads, operations, shared, value, reps = key
-    return f"{threads} threads, {operations} ops, {shared} shared, value size {value}, {reps} reps"
+    """``(2, 2, 1, 5, 400, 1, 200)`` -> ``2 threads, 2 ops, 1 shared, value size 5, 400 reps,
+    1 timing, 200 us``; the timing parts only when there is timing (older keys have none)."""
+    threads, operations, shared, value, reps, *timing = key
+    text = f"{threads} threads, {operations} ops, {shared} shared, value size {value}, {reps} reps"
+    if any(timing):
+        choices, delay = (*timing, 0)[:2]
+        text += f", {choices} timing, {delay} us"
+    return text
 
 
 # ---------------------------------------------------------------------- extract, then render
