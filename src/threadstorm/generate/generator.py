@@ -31,7 +31,7 @@ from threadstorm.generate.targeting import CoverageSource, Targets
 from threadstorm.scenario.model import Operation, Scenario
 
 MAX_TRIES = 50
-TARGET_SHARE = 0.5  # of the draws, while some item is still worth aiming at
+TARGET_SHARE = 0.7  # of the draws, while some item is still worth aiming at
 STATELESS_WEIGHT = 0.3  # a type with no mutator and no iteration, against 1.0 and up
 # Abstract bases and exception classes: their instances are placeholders or carry a message.
 # Module balancing (``module_balanced``) gives a module made only of them its full share anyway.

@@ -161,11 +161,18 @@ def merge_threads(scenario: Scenario) -> Iterator[Scenario]:
 
 
 def drop_operation(scenario: Scenario) -> Iterator[Scenario]:
-    """Delete chunks of one thread's operations, largest first; each thread keeps one."""
+    """Delete chunks of one thread's operations, largest first; each thread keeps one.
+
+    Shared objects only the deleted operations used go with them, in the same candidate: one
+    confirmation instead of two (a flaky crash makes every confirmation costly).
+    """
+    needed = referenced_names(scenario)
     for index, plan in enumerate(scenario.threads):
         for start, stop in chunk_deletions(len(plan.operations), keep=1):
             smaller = dataclasses.replace(plan, operations=_without(plan.operations, start, stop))
-            yield _with_thread(scenario, index, smaller)
+            candidate = _with_thread(scenario, index, smaller)
+            freed = needed - referenced_names(candidate)
+            yield _without_objects(candidate, freed) if freed else candidate
 
 
 def _with_thread(scenario: Scenario, index: int, plan: ThreadPlan) -> Scenario:
