@@ -126,9 +126,9 @@ def describe(result: MinimiseResult) -> str:
 
 @pytest.mark.xfail(
     strict=False,
-    reason="open regression: the bloated enumerate race now crashes about 2 runs in 14 in this "
-    "harness (it was 7 in 10), so confirmations cost 20 runs and the budget runs out before the "
-    "noise objects go; to be bisected across the timing, signature and confinement changes",
+    reason="open regression: the bloated enumerate race still crashes 6 runs in 10 (as before), "
+    "but only about 2 in 14 land in the first crash's bucket under signature version 3, so each "
+    "confirmation costs 20 runs and the budget runs out before the noise objects go",
 )
 def test_a_bloated_enumerate_race_shrinks(session: HarnessSession) -> None:
     scenario = bloated_enumerate()
