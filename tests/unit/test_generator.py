@@ -242,6 +242,16 @@ def test_items_are_given_up_after_max_attempts(surface: Surface) -> None:
     assert targets.draw(rng, ValuePool(rng)) is None
 
 
+def test_a_draw_turned_away_is_not_charged_as_a_try(surface: Surface) -> None:
+    targets = Targets(surface, ALL_FAMILIES, ValuePool(random.Random(0)))
+    rng = random.Random(0)
+    for _ in range(MAX_ATTEMPTS * len(targets.order)):
+        assert targets.draw(rng, ValuePool(rng), admit=lambda _: False) is None
+    # only the items no scenario fits were charged (nothing is aimed at forever)
+    assert len(targets.live()) > len(targets.order) // 2
+    assert targets.draw(rng, ValuePool(rng)) is not None
+
+
 def test_functions_taking_nothing_are_called_as_themselves(surface: Surface) -> None:
     targets = Targets(surface, ALL_FAMILIES, ValuePool(random.Random(0)))
     targets.done.update(n for n in targets.order if n != "toy.reset")

@@ -109,6 +109,10 @@ class Generator:
         self.economy.drew(True)  # only unsupported uses are left to try: better than nothing
         return drawn
 
+    def _admissible(self, scenario: Scenario) -> bool:
+        """False for an unsupported use while such runs are at their cap."""
+        return not (self.outside is not None and self.outside(scenario) and self._at_cap())
+
     def _at_cap(self) -> bool:
         economy = self.economy
         return economy.outside_runs + 1 > self.outside_cap * (economy.runs + 1)
@@ -139,7 +143,7 @@ class Generator:
         self.targets.note(names)
         if self.rng.random() >= self.target_share:
             return None
-        drawn = self.targets.draw(self.rng, self.pool)
+        drawn = self.targets.draw(self.rng, self.pool, self._admissible)
         return None if drawn is None else (drawn[0].validate(), drawn[1])
 
     def _decline(self, family: str, type_name: str) -> None:

@@ -22,7 +22,7 @@ has any.  Each try of an item uses its next known-good argument list; an item tr
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -220,8 +220,18 @@ class Targets:
 
     # ----------------------------------------------------------------- drawing
 
-    def draw(self, rng: random.Random, pool: ValuePool) -> tuple[Scenario, SubjectLike] | None:
-        """A scenario aimed at one of the least-tried live items (and others packed with it)."""
+    def draw(
+        self,
+        rng: random.Random,
+        pool: ValuePool,
+        admit: Callable[[Scenario], bool] = lambda _: True,
+    ) -> tuple[Scenario, SubjectLike] | None:
+        """A scenario aimed at one of the least-tried live items (and others packed with it).
+
+        A scenario ``admit`` turns away (an unsupported use while such runs are at their cap) is
+        not charged as a try: the item waits for a draw that can run, and is not given up
+        unexercised because of runs that never happened.
+        """
         live = self.live()
         if not live:
             return None
@@ -231,6 +241,8 @@ class Targets:
         tries = self.attempts.get(name, 0)
         way = ways[(tries // step_of(ways)) % len(ways)]
         drawn = self._build(rng, pool, way)
+        if drawn is not None and not admit(drawn[0]):
+            return None
         # A try counts even when no scenario fits: nothing is aimed at forever.  A member's
         # aliases (``types.FunctionType.__call__``, ``builtins.function.__call__``) go together.
         if way.member is not None:
