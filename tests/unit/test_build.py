@@ -83,6 +83,7 @@ def test_keys_and_binaries(tmp_path: Path) -> None:
     )
     assert build.binary_name("3.14.7", "release") == "python3.14t"
     assert build.binary_name("3.13.5", "debug") == "python3.13td"
+    assert build.binary_name("3.14.7", "tsan") == "python3.14td"  # tsan builds are pydebug too
     with pytest.raises(UsageError, match="unknown flavour"):
         build.build_key("3.14.7", "fast")
 
@@ -136,6 +137,31 @@ def test_configure_args() -> None:
         "--disable-gil",
         "--disable-test-modules",
     ]
+
+
+def test_tsan_flavour_configures_and_checks_the_sanitizer() -> None:
+    prefix = Path("/c/pythons/cpython-3.14.7-tsan/install")
+    assert build.configure_args(prefix, "tsan", None) == [
+        f"--prefix={prefix}",
+        "--disable-gil",
+        "--with-pydebug",
+        "--with-thread-sanitizer",
+        "--disable-test-modules",
+    ]
+    facts = {"version": "3.14.7", "free_threaded": True, "debug": True, "sanitizer": "thread"}
+    assert build.facts_match(facts, "3.14.7", "tsan")
+    assert not build.facts_match(facts, "3.14.7", "debug")  # a tsan build is no plain debug one
+    assert not build.facts_match({**facts, "sanitizer": None}, "3.14.7", "tsan")
+
+
+def test_a_tsan_build_never_fails_on_a_race_of_its_own(tmp_path: Path) -> None:
+    tree = tmp_path / "Python-3.14.7"
+    (tree / "Tools" / "tsan").mkdir(parents=True)
+    (tree / "Tools" / "tsan" / "suppressions_free_threading.txt").write_text("race:x\n")
+    options = build.build_environment("tsan", tree)["TSAN_OPTIONS"].split()
+    assert {"report_bugs=0", "exitcode=0"} <= set(options)
+    assert f"suppressions={tree / 'Tools/tsan/suppressions_free_threading.txt'}" in options
+    assert "TSAN_OPTIONS" not in build.build_environment("debug", tree)
 
 
 def test_build_environment_drops_python_variables(monkeypatch: pytest.MonkeyPatch) -> None:

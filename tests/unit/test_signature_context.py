@@ -116,7 +116,7 @@ def test_judging_parses_the_evidence_once(monkeypatch: pytest.MonkeyPatch) -> No
         "parse_fatal_error",
         "parse_assertion",
         "parse_allocator_error",
-        "parse_sanitizer",
+        "parse_sanitizer_reports",
         "parse_gdb_backtrace",
     ):
         counted(name)

@@ -29,6 +29,9 @@ class Verdict:
     signature: Signature | None
     evidence: Evidence
     candidates: tuple[Signature, ...] = ()  # when the dump does not say which worker crashed
+    # Further findings of the same run, each with its own signature: the other distinct races
+    # a ThreadSanitizer run reported after the first (``halt_on_error=0`` lets it go on).
+    more: tuple[tuple[Signature, Outcome], ...] = ()
 
     @property
     def key(self) -> str | None:
@@ -36,8 +39,13 @@ class Verdict:
         return self.signature.key if self.signature is not None else None
 
     def matches(self, key: str) -> bool:
-        """Whether this run landed in bucket ``key``: its signature, or one of its candidates."""
-        return key == self.key or any(key == candidate.key for candidate in self.candidates)
+        """Whether this run landed in bucket ``key``: its signature, one of its candidates, or
+        one of its further findings (a race reported anywhere in the run)."""
+        return (
+            key == self.key
+            or any(key == candidate.key for candidate in self.candidates)
+            or any(key == signature.key for signature, _ in self.more)
+        )
 
     def filed_under(self, known: Callable[[str], bool]) -> Signature | None:
         """The signature to file the run under: a candidate whose bucket exists, else its own."""
@@ -61,7 +69,29 @@ def judge(evidence: Evidence, scenario: Scenario) -> Verdict:
     outcome = dataclasses.replace(outcome, facts=facts)
     signature = signature_for(outcome, evidence, scenario)
     candidates = candidate_signatures(outcome, evidence, scenario)
-    return Verdict(outcome, signature, evidence, tuple(c for c in candidates if c != signature))
+    others = tuple(c for c in candidates if c != signature)
+    return Verdict(outcome, signature, evidence, others, _more_reports(outcome, evidence, scenario))
+
+
+def _more_reports(
+    outcome: Outcome, evidence: Evidence, scenario: Scenario
+) -> tuple[tuple[Signature, Outcome], ...]:
+    """The run's other sanitizer reports with a signature of their own, in order, once each."""
+    facts = outcome.facts
+    if facts is None or not facts.more_sanitizer:
+        return ()
+    seen = {signature_for(outcome, evidence, scenario)}
+    found: list[tuple[Signature, Outcome]] = []
+    for each in facts.each_sanitizer_report()[1:]:
+        assert each.sanitizer is not None  # each_sanitizer_report puts one first
+        report = dataclasses.replace(
+            outcome, reason=f"{each.sanitizer.tool}: {each.sanitizer.kind}", facts=each
+        )
+        signature = signature_for(report, evidence, scenario)
+        if signature not in seen:
+            seen.add(signature)
+            found.append((signature, report))
+    return tuple(found)
 
 
 def with_c_stack_names(evidence: Evidence, facts: CrashFacts) -> tuple[Evidence, CrashFacts]:

@@ -46,6 +46,7 @@ class CampaignConfig:
     outside_share: float | None = None
     policy: str | None = None
     deny: tuple[str, ...] = ()  # extra deny-list patterns on top of the default
+    suppressions: tuple[str, ...] = ()  # the user's ThreadSanitizer suppression files
     memory_mb: int = 4096
     core_files: bool = False
     follow_up: bool = True  # reproduction rate, backtrace, minimisation, variants per new bucket
@@ -91,6 +92,11 @@ class CampaignConfig:
         for folder in self.paths:
             if not Path(folder).is_dir():
                 raise UsageError(f"--path {folder} is not a folder; pass where your modules live")
+        for name in self.suppressions:
+            if not Path(name).is_file():
+                raise UsageError(
+                    f"--suppressions {name} does not exist; pass a ThreadSanitizer suppression file"
+                )
         unknown = sorted(set(self.families) - set(FAMILIES))
         if unknown:
             raise UsageError(f"unknown family {unknown[0]!r}; choose from {', '.join(FAMILIES)}")
@@ -110,7 +116,7 @@ class CampaignConfig:
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> CampaignConfig:
         known = {name: doc[name] for name in cls.__dataclass_fields__ if name in doc}
-        for name in ("modules", "packages", "paths", "families", "deny"):
+        for name in ("modules", "packages", "paths", "families", "deny", "suppressions"):
             if name in known:
                 known[name] = tuple(known[name])
         return cls(**known)

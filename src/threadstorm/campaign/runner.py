@@ -59,7 +59,7 @@ class Campaign:
         self.console = console
         self._store: Store | None = None
         self.policy: Policy = load_policy(Path(config.policy) if config.policy else None)
-        self.interpreter: Interpreter = discover(config.python)
+        self.interpreter: Interpreter = discover(config.python, config.suppressions)
         self.sessions: list[HarnessSession] = []
         self.facts: dict[str, Any] = {}
         self.surface: Surface | None = None
@@ -287,24 +287,25 @@ class Campaign:
             setup = evidence.message("setup") or {}
             python = frozenset(str(name) for name in setup.get("python_members", ()))
             contract, reason = self.policy.label(scenario, python)
-            finding = self.store.record_finding(
-                signature,
-                status,
-                contract=contract,
-                contract_reason=reason,
-                scenario=scenario,
-                evidence=evidence,
-                outcome=verdict.outcome,
-                size_key=sort_key(scenario),
-            )
-            if finding.is_new:
-                new_bucket = contract
-                tally.buckets += 1
-                tally.new_buckets.append(finding.bucket_key)
-                display.note(
-                    f"[bold]new bucket[/] {finding.bucket_key} ({status.label}, {contract}): "
-                    f"{signature.title}"
+            for each, outcome in ((signature, verdict.outcome), *verdict.more):
+                finding = self.store.record_finding(
+                    each,
+                    outcome.status,
+                    contract=contract,
+                    contract_reason=reason,
+                    scenario=scenario,
+                    evidence=evidence,
+                    outcome=outcome,
+                    size_key=sort_key(scenario),
                 )
+                if finding.is_new:
+                    new_bucket = contract
+                    tally.buckets += 1
+                    tally.new_buckets.append(finding.bucket_key)
+                    display.note(
+                        f"[bold]new bucket[/] {finding.bucket_key} ({outcome.status.label}, "
+                        f"{contract}): {each.title}"
+                    )
         elif status == Status.HARNESS_ERROR and tally.count(Status.HARNESS_ERROR) <= 3:
             display.note(f"[yellow]harness error[/] ({verdict.outcome.reason})")
         generator.feedback(scenario.family, result.subject.type, status.label, new_bucket)

@@ -89,6 +89,19 @@ def add_campaign_arguments(parser: argparse.ArgumentParser, budget: float) -> No
         help="skip rate, minimisation, backtraces and variants for new buckets",
     )
     parser.add_argument("--core-files", action="store_true", help="let crashing runs dump core")
+    add_suppressions_argument(parser)
+
+
+def add_suppressions_argument(parser: argparse.ArgumentParser) -> None:
+    """``--suppressions FILE``: the user's ThreadSanitizer suppressions (repeatable)."""
+    parser.add_argument(
+        "--suppressions",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="ThreadSanitizer suppression file, used on a TSan target beside CPython's own "
+        "(repeatable)",
+    )
 
 
 def config_from_args(args: argparse.Namespace, out: str) -> CampaignConfig:
@@ -110,6 +123,7 @@ def config_from_args(args: argparse.Namespace, out: str) -> CampaignConfig:
         outside_share=args.outside_share,
         policy=args.policy,
         deny=tuple(args.deny),
+        suppressions=tuple(str(Path(name).absolute()) for name in args.suppressions),
         core_files=args.core_files,
         follow_up=not args.no_follow_up,
     ).validate()

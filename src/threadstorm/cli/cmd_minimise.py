@@ -115,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
     with Store.open(args.campaign) as store:
         bucket = store.bucket(args.bucket)
         config = CampaignConfig.from_json(store.campaign().config)
-        interpreter = discover(config.python)
+        interpreter = discover(config.python, config.suppressions)
         errors = Console(stderr=True, highlight=False, soft_wrap=True)
         errors.print(f"minimising bucket {bucket.key}: {bucket.signature.title}")
         modules = (*config.modules, *config.packages)

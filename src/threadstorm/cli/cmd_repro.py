@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     with Store.open(args.campaign) as store:
         bucket = store.bucket(args.bucket)
         config = store.campaign().config
-        interpreter = discover(args.python or config["python"])
+        interpreter = discover(args.python or config["python"], config.get("suppressions") or ())
         target = config.get("target", {})
         facts = target
         label = (

@@ -13,6 +13,7 @@ from rich.table import Table
 from threadstorm.bucket.judge import judge
 from threadstorm.campaign.config import CampaignConfig
 from threadstorm.campaign.hangs import run_confirmed
+from threadstorm.cli.campaign_args import add_suppressions_argument
 from threadstorm.cli.output import output_console
 from threadstorm.errors import UsageError
 from threadstorm.scenario.codec import loads
@@ -40,6 +41,7 @@ def register(sub: Any) -> None:
         help="folder to put on the target's sys.path, e.g. where an extension was built "
         "(repeatable)",
     )
+    add_suppressions_argument(parser)
     parser.add_argument("--json", action="store_true", help="print the histogram as JSON")
     parser.set_defaults(handler=run)
 
@@ -67,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     for folder in args.path:
         if not Path(folder).is_dir():
             raise UsageError(f"--path {folder} is not a folder; pass the folder holding the module")
-    interpreter = discover(args.python)
+    interpreter = discover(args.python, args.suppressions)
     histogram: Counter[str] = Counter()
     signatures: dict[str, str] = {}
     paths = tuple(str(Path(folder).resolve()) for folder in args.path)

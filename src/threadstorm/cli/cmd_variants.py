@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
     with Store.open(args.campaign) as store:
         bucket = store.bucket(args.bucket)
         config = CampaignConfig.from_json(store.campaign().config)
-        interpreter = discover(config.python)
+        interpreter = discover(config.python, config.suppressions)
         scenario = bucket.best_scenario
         policy = load_policy(Path(config.policy) if config.policy else None)
         recorder = StoreRecorder(store, policy, bucket.key)

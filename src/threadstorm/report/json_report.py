@@ -139,6 +139,15 @@ def bucket_json(bucket: BucketReport) -> dict[str, Any]:
         "variants": [variant.to_json() for variant in bucket.variants],
         "backtrace": bucket.backtrace,
         "crash_output": bucket.crash_output,
+        "sanitizer_stacks": [
+            {
+                "title": stack.title,
+                "frames": list(stack.frames),
+                "file": stack.file,
+                "line": stack.line,
+            }
+            for stack in bucket.sanitizer_stacks
+        ],
         "repro_script": bucket.repro_script,
     }
 

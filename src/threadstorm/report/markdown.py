@@ -47,7 +47,9 @@ def bucket_markdown(bucket: BucketReport) -> str:
     parts += _what_happens(bucket)
     parts += _reproducer(bucket)
     parts += _how_often(bucket)
-    if bucket.backtrace or bucket.crash_output:
+    if bucket.sanitizer_stacks:
+        parts += ["## Sanitizer report", "", *fenced(bucket.sanitizer_report), ""]
+    elif bucket.backtrace or bucket.crash_output:
         title = "Backtrace" if bucket.backtrace else "Crash output"
         parts += [f"## {title}", "", *fenced(bucket.backtrace or bucket.crash_output), ""]
     parts += ["## Environment", "", *_environment(bucket.target), ""]
@@ -76,6 +78,9 @@ def bug_title(bucket: BucketReport) -> str:
     what = WHAT.get(bucket.status, bucket.status)
     if bucket.signature.kind == "assertion" and bucket.signature.parts:
         what = f"assertion `{bucket.signature.parts[-1]}` fails"
+    elif bucket.signature.kind == "race" and bucket.signature.parts:
+        sides = " and ".join(f"`{part}`" for part in dict.fromkeys(bucket.signature.parts))
+        what = f"data race between {sides}"
     elif bucket.status == "crashed" and bucket.signal:
         what = f"crash ({bucket.signal})"
     operations = [f"`{label}`" for label in _first_operations(bucket)]

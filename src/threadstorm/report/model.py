@@ -32,6 +32,7 @@ from threadstorm.store.records import (
 )
 from threadstorm.target.sandbox_facts import sandbox_warnings
 from threadstorm.triage.outcome import Status
+from threadstorm.triage.parsers import SanitizerStack
 
 CRASH_OUTPUT_LINES = 60
 
@@ -118,6 +119,56 @@ class CampaignSummary:
 
 
 @dataclass(frozen=True)
+class SanitizerStackText:
+    """One stack of a sanitizer report, as the report shows it: its heading and its frames."""
+
+    title: str  # ``Write of size 8 at 0x... by thread T3``
+    frames: tuple[str, ...]  # ``Tally_add Objects/tally.c:31``, innermost first
+    file: str | None = None  # the innermost frame's source file and line, when known
+    line: int | None = None
+    access: bool = False  # a memory access (a side of a race), not an allocation or a thread
+
+
+def sanitizer_text(stacks: tuple[SanitizerStackText, ...]) -> str:
+    """The stacks as plain text, one heading and its indented frames after another."""
+    return "\n\n".join(
+        "\n".join([stack.title + ":", *(f"  #{n} {frame}" for n, frame in enumerate(stack.frames))])
+        for stack in stacks
+    )
+
+
+def sanitizer_stacks(crash: Mapping[str, Any], limit: int = 12) -> tuple[SanitizerStackText, ...]:
+    """The access stacks of the sanitizer report stored with a finding (its crash facts).
+
+    Frames inside the sanitizer runtime are left out; each stack keeps ``limit`` frames.
+    """
+    report = crash.get("sanitizer") or {}
+    stacks = []
+    for stack in report.get("stacks") or ():
+        title = str(stack.get("title", ""))
+        frames = [
+            frame
+            for frame in stack.get("frames") or ()
+            if not any(
+                part in f"{frame.get('file') or ''} {frame.get('library') or ''}"
+                for part in ("libtsan", "libasan", "libsanitizer", "libclang_rt")
+            )
+        ]
+        if not frames:
+            continue
+        lines = tuple(_frame_text(frame) for frame in frames[:limit])
+        top = frames[0]
+        access = SanitizerStack(title, ()).is_access
+        stacks.append(SanitizerStackText(title, lines, top.get("file"), top.get("line"), access))
+    return tuple(stacks)
+
+
+def _frame_text(frame: Mapping[str, Any]) -> str:
+    where = f" {frame['file']}:{frame['line']}" if frame.get("file") and frame.get("line") else ""
+    return f"{frame.get('function') or '??'}{where}"
+
+
+@dataclass(frozen=True)
 class BucketReport:
     """One bucket, with everything needed to file it as a bug report on its own."""
 
@@ -143,6 +194,8 @@ class BucketReport:
     minimisation: Minimisation | None
     backtrace: str | None  # symbolised native backtrace when one was taken
     crash_output: str  # the tail of the representative crash's raw stderr
+    # the representative's sanitizer report, stack by stack (a race: both accesses and more)
+    sanitizer_stacks: tuple[SanitizerStackText, ...]
     variants: tuple[Variant, ...]
     repro_script: str | None
     target: TargetFacts
@@ -151,6 +204,11 @@ class BucketReport:
     @property
     def in_contract(self) -> bool:
         return self.contract == IN_CONTRACT
+
+    @property
+    def sanitizer_report(self) -> str:
+        """The sanitizer report's stacks as text ("" for crashes and hangs)."""
+        return sanitizer_text(self.sanitizer_stacks)
 
     @property
     def siblings_affected(self) -> tuple[Variant, ...]:
@@ -369,6 +427,7 @@ def _bucket(store: Store, bucket: BucketRecord, campaign: CampaignSummary) -> Bu
         minimisation=bucket.minimisation,
         backtrace=bucket.backtrace or crash.evidence.backtrace,
         crash_output="\n".join(stderr),
+        sanitizer_stacks=sanitizer_stacks(crash.outcome.get("crash") or {}),
         variants=bucket.variants,
         repro_script=bucket.repro_script,
         target=campaign.target,

@@ -4,8 +4,9 @@ Rules are the three kinds of finding (crash, hang, sanitizer report).  Each resu
 ``error`` when in-contract and a ``note`` when outside the contract; its fingerprint is the
 bucket id, so a scanner tracks a bucket across campaigns, and ``baselineState`` says whether it
 is new when a set of known ids is given.  A failed assertion in a source file gives a physical
-location; native frames give logical ones.  The rest (rate, scenario, backtrace) rides in
-``properties``.
+location; native frames give logical ones.  A data race points at one access and lists the
+other in ``relatedLocations`` (file and line where the report has them).  The rest (rate,
+scenario, backtrace) rides in ``properties``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 
 from threadstorm import __version__
 from threadstorm.report.json_report import campaign_json, reproduction_json
-from threadstorm.report.model import BucketReport, Report
+from threadstorm.report.model import BucketReport, Report, SanitizerStackText
 from threadstorm.scenario.codec import scenario_to_json
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -86,6 +87,9 @@ def _result(bucket: BucketReport, known: Collection[str] | None) -> dict[str, An
     locations = _locations(bucket)
     if locations:
         result["locations"] = locations
+    related = _related_locations(bucket)
+    if related:
+        result["relatedLocations"] = related
     if known is not None:
         result["baselineState"] = "unchanged" if bucket.id in known else "new"
     return result
@@ -101,9 +105,37 @@ def _locations(bucket: BucketReport) -> list[dict[str, Any]]:
                 "logicalLocations": logical,
             }
         ]
+    accesses = _access_stacks(bucket)
+    if bucket.signature.kind == "race" and accesses:
+        return [_stack_location(accesses[0])]
     if bucket.signature.kind in ("native", "race") and parts:
         return [{"logicalLocations": [{"name": part, "kind": "function"} for part in parts]}]
     return []
+
+
+def _access_stacks(bucket: BucketReport) -> list[SanitizerStackText]:
+    """The sanitizer report's memory accesses (a race: this access, then the other one)."""
+    return [stack for stack in bucket.sanitizer_stacks if stack.access]
+
+
+def _related_locations(bucket: BucketReport) -> list[dict[str, Any]]:
+    """A race's other access (and any further stacks), so a viewer shows both sides."""
+    if bucket.signature.kind != "race":
+        return []
+    accesses = _access_stacks(bucket)
+    return [{"id": index, **_stack_location(stack)} for index, stack in enumerate(accesses[1:], 1)]
+
+
+def _stack_location(stack: SanitizerStackText) -> dict[str, Any]:
+    function = stack.frames[0].split(" ", 1)[0]
+    location: dict[str, Any] = {
+        "logicalLocations": [{"name": function, "kind": "function"}],
+        "message": {"text": stack.title},
+    }
+    if stack.file:
+        region = {"startLine": stack.line} if stack.line else {}
+        location["physicalLocation"] = {"artifactLocation": {"uri": stack.file}, "region": region}
+    return location
 
 
 def _properties(bucket: BucketReport) -> dict[str, Any]:

@@ -42,7 +42,33 @@ from typing import IO, Any
 from threadstorm import __version__
 from threadstorm.errors import UsageError
 
-FLAVOURS = ("release", "debug")
+
+@dataclass(frozen=True)
+class Flavour:
+    """What one build flavour means: its configure flags and what the built binary must report.
+
+    ``tsan`` follows CPython's own ThreadSanitizer CI (``--with-thread-sanitizer`` on a debug
+    build), so the suppression file in its source tree fits it.
+    """
+
+    name: str
+    pydebug: bool
+    sanitizer: str | None  # what ``threadstorm.harness.probe.sanitizer`` reports for it
+    flags: tuple[str, ...]
+
+
+FLAVOUR_TRAITS = {
+    "release": Flavour("release", pydebug=False, sanitizer=None, flags=()),
+    "debug": Flavour("debug", pydebug=True, sanitizer=None, flags=("--with-pydebug",)),
+    "tsan": Flavour(
+        "tsan",
+        pydebug=True,
+        sanitizer="thread",
+        flags=("--with-pydebug", "--with-thread-sanitizer"),
+    ),
+}
+FLAVOURS = tuple(FLAVOUR_TRAITS)
+TSAN_SUPPRESSIONS = Path("Tools/tsan/suppressions_free_threading.txt")  # in a 3.13+ source tree
 INFO_NAME = "BUILD-INFO.json"
 TARBALL_SUFFIXES = (".tar.xz", ".tgz", ".tar.gz", ".tar.bz2", ".tar")
 BASE_PACKAGES = (
@@ -62,6 +88,8 @@ SANITY_PROBE = (
     "import json, sys, sysconfig; print(json.dumps({'version': sys.version.split()[0], "
     "'free_threaded': bool(sysconfig.get_config_var('Py_GIL_DISABLED')), "
     "'debug': hasattr(sys, 'gettotalrefcount'), "
+    "'sanitizer': 'thread' if '--with-thread-sanitizer' in (sysconfig.get_config_var("
+    "'CONFIG_ARGS') or '') else None, "
     "'config_args': sysconfig.get_config_var('CONFIG_ARGS') or ''}))"
 )
 
@@ -101,9 +129,15 @@ def build_folder(cache: Path, version: str, flavour: str) -> Path:
 
 
 def binary_name(version: str, flavour: str) -> str:
-    """``python3.14t`` for a release build, ``python3.14td`` for a debug build."""
+    """``python3.14t`` for a release build, ``python3.14td`` for a debug (or tsan) build."""
     major, minor = version_tuple(version)[:2]
-    return f"python{major}.{minor}t{'d' if flavour == 'debug' else ''}"
+    return f"python{major}.{minor}t{'d' if traits(flavour).pydebug else ''}"
+
+
+def traits(flavour: str) -> Flavour:
+    """The ``Flavour`` named ``flavour`` (``UsageError`` for an unknown name)."""
+    check_flavour(flavour)
+    return FLAVOUR_TRAITS[flavour]
 
 
 def interpreter_path(folder: Path, version: str, flavour: str) -> Path:
@@ -112,7 +146,7 @@ def interpreter_path(folder: Path, version: str, flavour: str) -> Path:
 
 
 def check_flavour(flavour: str) -> None:
-    """Raise ``UsageError`` unless ``flavour`` is ``release`` or ``debug``."""
+    """Raise ``UsageError`` unless ``flavour`` is one of ``FLAVOURS``."""
     if flavour not in FLAVOURS:
         raise UsageError(f"unknown flavour {flavour!r}; use one of: {', '.join(FLAVOURS)}")
 
@@ -272,10 +306,7 @@ def check_dependencies(version: str) -> None:
 
 def configure_args(prefix: Path, flavour: str, cc: str | None) -> list[str]:
     """The arguments given to ``./configure``."""
-    check_flavour(flavour)
-    args = [f"--prefix={prefix}", "--disable-gil"]
-    if flavour == "debug":
-        args.append("--with-pydebug")
+    args = [f"--prefix={prefix}", "--disable-gil", *traits(flavour).flags]
     args.append("--disable-test-modules")
     if cc:
         args.append(f"CC={cc}")
@@ -409,11 +440,13 @@ def probe_interpreter(binary: Path) -> dict[str, Any] | None:
 
 def facts_match(facts: dict[str, Any] | None, version: str, flavour: str) -> bool:
     """Whether probed facts describe a free-threaded CPython ``version`` of ``flavour``."""
+    wanted = traits(flavour)
     return (
         facts is not None
         and facts.get("version") == version
         and facts.get("free_threaded") is True
-        and facts.get("debug") is (flavour == "debug")
+        and facts.get("debug") is wanted.pydebug
+        and facts.get("sanitizer") == wanted.sanitizer
     )
 
 
@@ -596,7 +629,8 @@ def _run_step(plan: BuildPlan, name: str, command: list[str], tree: Path, log: I
     log.flush()
     try:
         done = subprocess.run(
-            command, cwd=tree, stdout=log, stderr=subprocess.STDOUT, env=build_environment(),
+            command, cwd=tree, stdout=log, stderr=subprocess.STDOUT,
+            env=build_environment(plan.flavour, tree),
             stdin=subprocess.DEVNULL, check=False,
         )  # fmt: skip
         status = f"exit {done.returncode}"
@@ -611,9 +645,20 @@ def _run_step(plan: BuildPlan, name: str, command: list[str], tree: Path, log: I
     )
 
 
-def build_environment() -> dict[str, str]:
-    """The caller's environment without the PYTHON* variables that would leak into the build."""
-    return {key: value for key, value in os.environ.items() if not key.startswith("PYTHON")}
+def build_environment(flavour: str = "release", tree: Path | None = None) -> dict[str, str]:
+    """The caller's environment without the PYTHON* variables that would leak into the build.
+
+    A sanitizer build runs its own fresh interpreter during ``make`` (to freeze modules, to
+    build extensions); a race it reports there must not fail the build, so ThreadSanitizer
+    reports nothing and exits 0 while building.
+    """
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PYTHON")}
+    if traits(flavour).sanitizer == "thread":
+        options = ["report_bugs=0", "exitcode=0"]
+        if tree is not None and (tree / TSAN_SUPPRESSIONS).is_file():
+            options.append(f"suppressions={tree / TSAN_SUPPRESSIONS}")
+        env["TSAN_OPTIONS"] = " ".join(options)
+    return env
 
 
 def _check_built(plan: BuildPlan, staging: Path) -> None:

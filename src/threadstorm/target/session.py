@@ -26,6 +26,7 @@ from threadstorm.scenario.codec import recipe_to_json, scenario_to_json
 from threadstorm.scenario.model import Recipe, Scenario, SharedObject
 from threadstorm.target.interpreter import Interpreter
 from threadstorm.target.stale import mark_owner
+from threadstorm.target.tsan import combined_suppressions, tsan_options
 from threadstorm.triage.evidence import Evidence
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
@@ -57,7 +58,8 @@ def target_environment(
     interpreter: Interpreter, sandbox: Path, paths: tuple[str, ...] = ()
 ) -> dict[str, str]:
     """A scrubbed environment: nothing of the user's but ``paths`` (put on ``sys.path``), the GIL
-    off where the build allows."""
+    off where the build allows, and ThreadSanitizer's options on a TSan target (its combined
+    suppression file is written beside ``sandbox``, out of the generated code's folder)."""
     env = {
         "PATH": "/usr/local/bin:/usr/bin:/bin",
         "HOME": str(sandbox),
@@ -68,6 +70,9 @@ def target_environment(
     }
     if interpreter.free_threaded:
         env["PYTHON_GIL"] = "0"
+    if interpreter.tsan:
+        combined = combined_suppressions(interpreter.suppressions, sandbox.parent)
+        env["TSAN_OPTIONS"] = tsan_options(combined)
     if paths:
         env["PYTHONPATH"] = os.pathsep.join(str(Path(path).absolute()) for path in paths)
     return env

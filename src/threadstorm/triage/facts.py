@@ -28,6 +28,7 @@ SIGNAL_MESSAGES = {
 # Python frames that are threadstorm's or the threading module's own, never the target's.
 HARNESS_PATH_PARTS = ("/threadstorm/harness/", "/threadstorm/scenario/")
 PLUMBING_PYTHON_FILES = ("threading.py",)
+MAX_SANITIZER_REPORTS = 64  # reports parsed from one run (the stderr itself is capped too)
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ class CrashFacts:
     native_frames: tuple[parsers.NativeFrame, ...] = ()
     native_source: str | None = None
     sanitizer: parsers.SanitizerReport | None = None
+    more_sanitizer: tuple[parsers.SanitizerReport, ...] = ()  # the reports after the first
     in_garbage_collector: bool = False
     thread_id: str | None = None
     thread_name: str | None = None
@@ -89,6 +91,15 @@ class CrashFacts:
         )
         return dataclasses.replace(
             self, native_frames=named, native_source="faulthandler+addr2line"
+        )
+
+    def each_sanitizer_report(self) -> tuple[CrashFacts, ...]:
+        """These facts once per sanitizer report of the run, each with that report first."""
+        if self.sanitizer is None:
+            return ()
+        return tuple(
+            dataclasses.replace(self, sanitizer=report, more_sanitizer=())
+            for report in (self.sanitizer, *self.more_sanitizer)
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -135,6 +146,7 @@ def crash_facts(evidence: Evidence) -> CrashFacts:
     native, source = _native_frames(evidence, dump)
     assertion = parsers.parse_assertion(text)
     secondary = assertion if _after_dump_began(text, assertion, fatal) else None
+    reports = parsers.parse_sanitizer_reports(text, limit=MAX_SANITIZER_REPORTS)
     facts = CrashFacts(
         signal=evidence.signal_name,
         assertion=None if secondary is not None else assertion,
@@ -143,7 +155,8 @@ def crash_facts(evidence: Evidence) -> CrashFacts:
         python_frames=target_frames(current.frames) if current is not None else (),
         native_frames=native,
         native_source=source,
-        sanitizer=parsers.parse_sanitizer(text),
+        sanitizer=reports[0] if reports else None,
+        more_sanitizer=reports[1:],
         in_garbage_collector=current.collecting if current is not None else False,
         thread_id=current.thread_id
         if current is not None and current.thread_id != "stack"

@@ -186,7 +186,7 @@ class SanitizerStack:
 
 @dataclass(frozen=True)
 class SanitizerReport:
-    """The first ThreadSanitizer or AddressSanitizer report in a text."""
+    """One ThreadSanitizer or AddressSanitizer report."""
 
     tool: str  # ``ThreadSanitizer`` or ``AddressSanitizer``
     kind: str  # ``data race``, ``heap-use-after-free``, ``SEGV on unknown address`` ...
@@ -542,20 +542,33 @@ _REPORT_END = re.compile(r"^(?:={10,}|SUMMARY: )")
 
 def parse_sanitizer(text: str) -> SanitizerReport | None:
     """The first ThreadSanitizer or AddressSanitizer report: kind, titled stacks, summary."""
-    starts = [m for m in (_TSAN_START.search(text), _ASAN_START.search(text)) if m is not None]
-    if not starts:
-        return None
-    start = min(starts, key=lambda match: match.start())
-    tool = "ThreadSanitizer" if "ThreadSanitizer" in start.group(0) else "AddressSanitizer"
-    body = text[start.end() :].splitlines()
-    stacks = _sanitizer_stacks(body)
-    summary = _SUMMARY.search(text, start.end())
-    return SanitizerReport(
-        tool=tool,
-        kind=start.group("kind").strip(),
-        stacks=tuple(stacks),
-        summary=summary.group("text").strip() if summary is not None else None,
+    reports = parse_sanitizer_reports(text, limit=1)
+    return reports[0] if reports else None
+
+
+def parse_sanitizer_reports(text: str, limit: int | None = None) -> tuple[SanitizerReport, ...]:
+    """Every sanitizer report in ``text``, in order (at most ``limit``).
+
+    With ``halt_on_error=0`` ThreadSanitizer goes on after a race and prints every race the run
+    meets, each once per process: one run can show several distinct races.
+    """
+    starts = sorted(
+        [*_TSAN_START.finditer(text), *_ASAN_START.finditer(text)], key=lambda m: m.start()
     )
+    reports: list[SanitizerReport] = []
+    for index, start in enumerate(starts[:limit]):
+        end = starts[index + 1].start() if index + 1 < len(starts) else len(text)
+        tool = "ThreadSanitizer" if "ThreadSanitizer" in start.group(0) else "AddressSanitizer"
+        summary = _SUMMARY.search(text, start.end(), end)
+        reports.append(
+            SanitizerReport(
+                tool=tool,
+                kind=start.group("kind").strip(),
+                stacks=tuple(_sanitizer_stacks(text[start.end() : end].splitlines())),
+                summary=summary.group("text").strip() if summary is not None else None,
+            )
+        )
+    return tuple(reports)
 
 
 def _sanitizer_stacks(lines: list[str]) -> list[SanitizerStack]:
