@@ -140,6 +140,6 @@ def test_judging_parses_the_evidence_once(monkeypatch: pytest.MonkeyPatch) -> No
         "parse_fatal_error": 1,
         "parse_assertion": 1,
         "parse_allocator_error": 1,
-        "parse_sanitizer": 1,
+        "parse_sanitizer_reports": 1,
         "parse_gdb_backtrace": 1,
     }
