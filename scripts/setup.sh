@@ -3,7 +3,7 @@
 # system packages, the controller's virtual environment, and the free-threaded target
 # interpreters built from the CPython sources in ../shared/cpython (cached after the first build).
 #
-#   scripts/setup.sh [all|313d]     all: 3.13 debug, 3.14 release and debug (default: all)
+#   scripts/setup.sh [all|313d]     all: 3.13 debug, 3.14 release, debug and tsan (default: all)
 #
 # Prints nothing on stdout but `export` lines for the targets it built, so callers can
 # `eval "$(scripts/setup.sh)"`.
@@ -54,4 +54,5 @@ build THREADSTORM_PY313D python3.13_3.13.5.orig.tar.xz debug
 if [ "$which_targets" = all ]; then
   build THREADSTORM_PY314 python3.14_3.14.7.orig.tar.xz release
   build THREADSTORM_PY314D python3.14_3.14.7.orig.tar.xz debug
+  build THREADSTORM_PY314TSAN python3.14_3.14.7.orig.tar.xz tsan
 fi

@@ -5,7 +5,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 eval "$(scripts/setup.sh all)"
-export THREADSTORM_PY313D THREADSTORM_PY314 THREADSTORM_PY314D
+export THREADSTORM_PY313D THREADSTORM_PY314 THREADSTORM_PY314D THREADSTORM_PY314TSAN
 .venv/bin/ruff check src tests benchmarks
 .venv/bin/ruff format --check src tests benchmarks
 .venv/bin/mypy

@@ -33,6 +33,11 @@ TARGETS = {
         CACHE / "pythons/cpython-3.14.7-debug/install/bin/python3.14td",
         f"{BUILD} {SOURCES}/python3.14_3.14.7.orig.tar.xz --flavour debug",
     ),
+    "python314tsan": (
+        "THREADSTORM_PY314TSAN",
+        CACHE / "pythons/cpython-3.14.7-tsan/install/bin/python3.14td",
+        f"{BUILD} {SOURCES}/python3.14_3.14.7.orig.tar.xz --flavour tsan",
+    ),
 }
 
 
@@ -63,3 +68,9 @@ def python314() -> Path:
 def python314d() -> Path:
     """CPython 3.14.7 free-threaded debug build."""
     return _target("python314d")
+
+
+@pytest.fixture(scope="session")
+def python314tsan() -> Path:
+    """CPython 3.14.7 free-threaded debug build with ThreadSanitizer."""
+    return _target("python314tsan")

@@ -21,7 +21,7 @@ from threadstorm.bucket.identity import Signature
 from threadstorm.errors import UsageError
 from threadstorm.scenario.simplicity import sort_key
 from threadstorm.store.db import Store
-from threadstorm.store.records import CoverageEntry, Rate, Variant
+from threadstorm.store.records import Confirmation, CoverageEntry, Rate, Variant
 from threadstorm.store.schema import FILENAME, SCHEMA_VERSION
 from threadstorm.triage.evidence import Evidence
 from threadstorm.triage.facts import CrashFacts
@@ -274,6 +274,34 @@ def test_later_facts_round_trip(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="no bucket 'nope'"):
         store.set_backtrace("nope", "x")
     store.close()
+
+
+def test_a_confirmation_round_trips(tmp_path: Path) -> None:
+    store, _ = make_store(tmp_path)
+    key, _ = find(store)
+    assert store.bucket(key).confirmation is None
+    confirmation = Confirmation("/p/python3.14td", 10, 3, "assertion: x", "abc123")
+    store.set_confirmation(key, confirmation)
+    assert store.bucket(key).confirmation == confirmation
+    assert confirmation.confirmed and "3/10" in confirmation.text
+    store.close()
+
+
+def test_a_store_of_the_previous_schema_is_read_and_upgraded(tmp_path: Path) -> None:
+    store, _ = make_store(tmp_path)
+    key, _ = find(store)
+    store.close()
+    path = tmp_path / "c" / FILENAME
+    with sqlite3.connect(path) as db:  # as version 1 wrote it: no confirmation column
+        db.execute("ALTER TABLE buckets DROP COLUMN confirmation")
+        db.execute("PRAGMA user_version = 1")
+    with Store.open(tmp_path / "c", readonly=True) as old:
+        assert old.bucket(key).confirmation is None
+    with Store.open(tmp_path / "c") as upgraded:
+        upgraded.set_confirmation(key, Confirmation("/p", 10, 0))
+        assert upgraded.bucket(key).confirmation == Confirmation("/p", 10, 0)
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
 def test_coverage_merges_and_weights_replace(tmp_path: Path) -> None:

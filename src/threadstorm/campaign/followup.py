@@ -1,4 +1,5 @@
-"""Follow-up of new buckets: rate, backtrace, minimisation, repro script, sibling variants.
+"""Follow-up of new buckets: rate, backtrace, minimisation, repro script, sibling variants,
+and for sanitizer findings the confirmation on the plain debug build (``campaign.confirm``).
 
 Each step is stored as soon as it finishes, so an interrupted follow-up keeps what it learned.
 Steps for one bucket run in one worker's fork server; buckets are shared out across workers and
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from threadstorm.bucket.merge import plan_merges
+from threadstorm.campaign.confirm import confirm, plain_twin
 from threadstorm.generate.surface import Surface
 from threadstorm.minimise.minimiser import minimise
 from threadstorm.rate import Rate
@@ -28,6 +30,7 @@ from threadstorm.store.records import BucketRecord
 from threadstorm.target.confined_script import Confinement, confined_script
 from threadstorm.target.session import HarnessSession
 from threadstorm.triage.gdb import native_backtrace
+from threadstorm.triage.outcome import Status
 from threadstorm.variants.search import StoreRecorder, search_variants
 
 if TYPE_CHECKING:
@@ -173,11 +176,14 @@ class FollowUp:
         paths = self.config.paths
         with self.lock:
             self.store.set_repro_script(key, reproducer(scenario, header, paths))
-        self._backtrace(
-            key,
-            reproducer(scenario, header, paths, time_limit=GDB_SCRIPT_LIMIT_S),
-            self.confinement(scenario),
-        )
+        if bucket.status is Status.SANITIZER:  # a report, not a crash: nothing for gdb to catch
+            self._confirm(key, scenario)
+        else:
+            self._backtrace(
+                key,
+                reproducer(scenario, header, paths, time_limit=GDB_SCRIPT_LIMIT_S),
+                self.confinement(scenario),
+            )
         if self.config.variants and deadline - time.monotonic() > 5:
             variants = search_variants(
                 session,
@@ -226,6 +232,20 @@ class FollowUp:
             paths=self.config.paths,
             threads=scenario.thread_count,
         )
+
+    def _confirm(self, key: str, scenario: Scenario) -> None:
+        """Replay a sanitizer finding on the plain debug build, when the build cache has one."""
+        plain = plain_twin(self.campaign.interpreter)
+        if plain is None:
+            return
+        limits = self.config.limits(None)  # the plain build's: with the address-space limit
+        options = (self.campaign.modules_to_import(), limits, self.config.paths)
+        confirmation = confirm(
+            plain, scenario, options, self.config.reproduce_runs, self.config.run_timeout_s
+        )
+        with self.lock:
+            self.store.set_confirmation(key, confirmation)
+        self.console.print(f"bucket {key}: {confirmation.text}", highlight=False)
 
     def _backtrace(self, key: str, script: str, confinement: Confinement) -> None:
         """A symbolised backtrace of every thread, from gdb running the confined script."""

@@ -139,6 +139,7 @@ def bucket_json(bucket: BucketReport) -> dict[str, Any]:
         "variants": [variant.to_json() for variant in bucket.variants],
         "backtrace": bucket.backtrace,
         "crash_output": bucket.crash_output,
+        "confirmation": bucket.confirmation.to_json() if bucket.confirmation else None,
         "sanitizer_stacks": [
             {
                 "title": stack.title,

@@ -161,6 +161,8 @@ def _how_often(bucket: BucketReport) -> list[str]:
         lines.append(sentence + ".")
     else:
         lines.append("The reproduction rate was not measured.")
+    if bucket.confirmation is not None:
+        lines.append(f"Replayed on the plain debug build: {bucket.confirmation.text}.")
     lines.append(
         f"Seen {times_text(bucket.count)} during the campaign, first at "
         f"{offset_text(bucket.first_seen_s)}."

@@ -24,6 +24,7 @@ from threadstorm.store.records import (
     IN_CONTRACT,
     BucketRecord,
     CampaignRecord,
+    Confirmation,
     CoverageEntry,
     Minimisation,
     Reproduction,
@@ -196,6 +197,7 @@ class BucketReport:
     crash_output: str  # the tail of the representative crash's raw stderr
     # the representative's sanitizer report, stack by stack (a race: both accesses and more)
     sanitizer_stacks: tuple[SanitizerStackText, ...]
+    confirmation: Confirmation | None  # a sanitizer finding replayed on the plain debug build
     variants: tuple[Variant, ...]
     repro_script: str | None
     target: TargetFacts
@@ -428,6 +430,7 @@ def _bucket(store: Store, bucket: BucketRecord, campaign: CampaignSummary) -> Bu
         backtrace=bucket.backtrace or crash.evidence.backtrace,
         crash_output="\n".join(stderr),
         sanitizer_stacks=sanitizer_stacks(crash.outcome.get("crash") or {}),
+        confirmation=bucket.confirmation,
         variants=bucket.variants,
         repro_script=bucket.repro_script,
         target=campaign.target,

@@ -44,6 +44,7 @@ from threadstorm.store.records import (
     IN_CONTRACT,
     BucketRecord,
     CampaignRecord,
+    Confirmation,
     CoverageEntry,
     CrashRecord,
     Discovery,
@@ -70,12 +71,9 @@ from threadstorm.triage.outcome import Outcome, Status
 
 __all__ = ["FILENAME", "SCHEMA_VERSION", "Store", "is_store", "store_path"]
 
-BUCKET_COLUMNS = (
-    "key, signature, status, contract, contract_reason, count, first_seen, last_seen, "
-    "smallest_scenario, smallest_size, representative_crash, repro_crashes, repro_runs, "
-    "median_time_to_crash_s, minimised_scenario, minimised_before_size, minimised_after_size, "
-    "minimised_before_rate, minimised_after_rate, backtrace, variants, repro_script"
-)
+# Every column, read by name: a store of an older schema opened read-only lacks the newer ones
+# (``_column`` reads those as None).
+BUCKET_COLUMNS = "*"
 
 
 class Store:
@@ -150,7 +148,7 @@ class Store:
             )
         connection = connect(store_path(path), readonly=readonly)
         try:
-            check_schema(connection, store_path(path))
+            check_schema(connection, store_path(path), readonly=readonly)
         except BaseException:
             connection.close()
             raise
@@ -390,6 +388,10 @@ class Store:
         """Record what variant search found for the bucket's sibling types (replaces earlier)."""
         self._update_bucket(key, variants=dump([variant.to_json() for variant in variants]))
 
+    def set_confirmation(self, key: str, confirmation: Confirmation) -> None:
+        """Record what replaying the bucket's scenario on the plain debug build gave."""
+        self._update_bucket(key, confirmation=dump(confirmation.to_json()))
+
     def set_repro_script(self, key: str, text: str) -> None:
         """Record the bucket's standalone repro script."""
         self._update_bucket(key, repro_script=text)
@@ -618,7 +620,13 @@ def _bucket_from_row(row: sqlite3.Row) -> BucketRecord:
         backtrace=row["backtrace"],
         variants=variants,
         repro_script=row["repro_script"],
+        confirmation=Confirmation.from_json(_load(_column(row, "confirmation"))),
     )
+
+
+def _column(row: sqlite3.Row, name: str) -> Any:
+    """A column an older store (read without upgrading) may not have yet: None there."""
+    return row[name] if name in row.keys() else None  # noqa: SIM118 - `in row` tests values
 
 
 def _crash_from_row(row: sqlite3.Row) -> CrashRecord:

@@ -6,7 +6,7 @@ consume them.  Each record says what one row (or one group of columns) of the st
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, NamedTuple
 
 from threadstorm.bucket.identity import Signature
@@ -101,6 +101,49 @@ class Variant:
 
 
 @dataclass(frozen=True)
+class Confirmation:
+    """A sanitizer finding's scenario replayed on the plain debug build of the same version.
+
+    A race that ThreadSanitizer sees may or may not crash a build without it; ``crashes`` of
+    ``runs`` did, the first of them with signature ``signature`` (its title and key).  ``error``
+    says why nothing could be replayed (say, an extension built for the TSan target only).
+    """
+
+    python: str
+    runs: int
+    crashes: int
+    signature: str = ""  # the first crash's signature title
+    key: str = ""  # and its bucket key, as a campaign on that build would file it
+    error: str = ""
+
+    @property
+    def confirmed(self) -> bool:
+        return self.crashes > 0
+
+    @property
+    def text(self) -> str:
+        """One line: ``confirmed crash: 3/10 runs crashed on PATH (assertion: ...)``."""
+        if self.error:
+            return f"not replayed on {self.python}: {self.error}"
+        if not self.crashes:
+            return f"no crash in {self.runs} runs on {self.python}"
+        return (
+            f"confirmed crash: {self.crashes}/{self.runs} runs crashed on {self.python} "
+            f"({self.signature}, bucket {self.key})"
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, doc: Any) -> Confirmation | None:
+        if not isinstance(doc, dict):
+            return None
+        known = {name: doc[name] for name in cls.__dataclass_fields__ if name in doc}
+        return cls(**known)
+
+
+@dataclass(frozen=True)
 class BucketRecord:
     """One bucket: one signature, one bug, with everything learned about it so far."""
 
@@ -120,6 +163,7 @@ class BucketRecord:
     backtrace: str | None = None
     variants: tuple[Variant, ...] = ()
     repro_script: str | None = None
+    confirmation: Confirmation | None = None
 
     @property
     def in_contract(self) -> bool:

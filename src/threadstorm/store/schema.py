@@ -19,7 +19,12 @@ from typing import Any
 
 from threadstorm.errors import UsageError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# How to bring a store of each older version up to the next one (done when opened for writing;
+# a read-only open of an older store reads it as it is, missing columns read as empty).
+UPGRADES = {
+    1: "ALTER TABLE buckets ADD COLUMN confirmation TEXT;",
+}
 FILENAME = "threadstorm.sqlite"
 BUSY_TIMEOUT_S = 30.0
 
@@ -62,7 +67,8 @@ CREATE TABLE buckets (
     minimised_after_rate TEXT,
     backtrace TEXT,
     variants TEXT,                         -- JSON list of Variant.to_json()
-    repro_script TEXT
+    repro_script TEXT,
+    confirmation TEXT                      -- JSON: a race replayed on the plain debug build
 );
 CREATE TABLE crashes (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -159,9 +165,21 @@ def connect(path: Path, *, readonly: bool) -> sqlite3.Connection:
     return connection
 
 
-def check_schema(connection: sqlite3.Connection, path: Path) -> None:
+def check_schema(connection: sqlite3.Connection, path: Path, *, readonly: bool = True) -> None:
+    """Check ``connection`` holds a store this version reads; upgrade an older one if writable."""
     try:
         version = connection.execute("PRAGMA user_version").fetchone()[0]
+        if (
+            0 < version < SCHEMA_VERSION
+            and connection.execute("SELECT 1 FROM sqlite_master WHERE name = 'campaign'").fetchone()
+        ):
+            if readonly:
+                return
+            while version < SCHEMA_VERSION:
+                connection.executescript(
+                    f"BEGIN; {UPGRADES[version]} PRAGMA user_version = {version + 1}; COMMIT;"
+                )
+                version += 1
         if version > SCHEMA_VERSION:
             raise UsageError(
                 f"{path} was written by a newer threadstorm (store schema {version}, this one "
