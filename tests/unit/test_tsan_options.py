@@ -61,6 +61,7 @@ def test_options_keep_going_after_a_race_and_leave_crashes_to_faulthandler() -> 
     assert "handle_segv=0" in options
     assert "suppressions=/s.txt" in options
     assert not any(option.startswith("suppressions=") for option in tsan_options(None).split())
+    assert "halt_on_error=1" in tsan_options(None, halt=True).split()  # scripts stop at one
 
 
 def test_only_tsan_targets_get_tsan_options(tmp_path: Path) -> None:

@@ -133,8 +133,7 @@ def _reproducer(bucket: BucketReport) -> list[str]:
         return [
             "## Reproducer",
             "",
-            "Standard library only; run it with the free-threaded interpreter. It repeats the "
-            "scenario until the process crashes or its time limit passes.",
+            _script_advice(bucket),
             "",
             *fenced(bucket.repro_script, "python"),
             "",
@@ -148,6 +147,20 @@ def _reproducer(bucket: BucketReport) -> list[str]:
         *fenced(codec.dumps(_best_scenario(bucket)), "json"),
         "",
     ]
+
+
+def _script_advice(bucket: BucketReport) -> str:
+    if bucket.status == "sanitizer":
+        return (
+            "Standard library only; run it with the ThreadSanitizer build, as "
+            "`TSAN_OPTIONS='halt_on_error=1 suppressions=Tools/tsan/suppressions_free_threading.txt'"
+            " python repro.py` from the CPython tree, so it stops at the first report (without "
+            "halt_on_error=1 the script runs its whole time limit)."
+        )
+    return (
+        "Standard library only; run it with the free-threaded interpreter. It repeats the "
+        "scenario until the process crashes or its time limit passes."
+    )
 
 
 def _how_often(bucket: BucketReport) -> list[str]:

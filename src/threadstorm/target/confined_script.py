@@ -74,6 +74,7 @@ def confined_script(
             str(sandbox), json.dumps(confinement.script_limits(seconds)),
             str(confinement.threads + 1), str(path), *confinement.modules,
         ]  # fmt: skip
-        yield ScriptRun(argv, target_environment(interpreter, sandbox, confinement.paths), sandbox)
+        env = target_environment(interpreter, sandbox, confinement.paths, script=True)
+        yield ScriptRun(argv, env, sandbox)
     finally:
         shutil.rmtree(folder, ignore_errors=True)

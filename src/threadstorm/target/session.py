@@ -55,11 +55,12 @@ def ship_harness(destination: Path) -> Path:
 
 
 def target_environment(
-    interpreter: Interpreter, sandbox: Path, paths: tuple[str, ...] = ()
+    interpreter: Interpreter, sandbox: Path, paths: tuple[str, ...] = (), *, script: bool = False
 ) -> dict[str, str]:
     """A scrubbed environment: nothing of the user's but ``paths`` (put on ``sys.path``), the GIL
     off where the build allows, and ThreadSanitizer's options on a TSan target (its combined
-    suppression file is written beside ``sandbox``, out of the generated code's folder)."""
+    suppression file is written beside ``sandbox``, out of the generated code's folder; a
+    ``script`` stops at its first report)."""
     env = {
         "PATH": "/usr/local/bin:/usr/bin:/bin",
         "HOME": str(sandbox),
@@ -72,7 +73,7 @@ def target_environment(
         env["PYTHON_GIL"] = "0"
     if interpreter.tsan:
         combined = combined_suppressions(interpreter.suppressions, sandbox.parent)
-        env["TSAN_OPTIONS"] = tsan_options(combined)
+        env["TSAN_OPTIONS"] = tsan_options(combined, halt=script)
     if paths:
         env["PYTHONPATH"] = os.pathsep.join(str(Path(path).absolute()) for path in paths)
     return env

@@ -7,6 +7,8 @@ CPython keeps the races it knows and accepts in ``Tools/tsan/suppressions_free_t
 that file is used whenever the target's source tree can be found (a ``build-python`` target
 keeps its tree in its build folder), and the user's own ``--suppressions`` files are added to it.
 
+A reproducer script is run with ``halt_on_error=1`` instead: it stops at the first report.
+
 ``handle_segv=0`` leaves crashes to faulthandler, so a crash on a TSan target reads (and
 buckets) as on any other build; ``report_signal_unsafe=0`` silences the reports of
 faulthandler's own signal handler.
@@ -20,7 +22,6 @@ from pathlib import Path
 SUPPRESSIONS_IN_TREE = Path("Tools/tsan/suppressions_free_threading.txt")
 COMBINED_NAME = "tsan-suppressions.txt"
 BASE_OPTIONS = (
-    "halt_on_error=0",
     "handle_segv=0",
     "report_signal_unsafe=0",
     "second_deadlock_stack=1",
@@ -51,9 +52,13 @@ def combined_suppressions(files: Sequence[Path], destination: Path) -> Path | No
     return target
 
 
-def tsan_options(suppressions: Path | None) -> str:
-    """The ``TSAN_OPTIONS`` value for a run of generated code."""
-    options = list(BASE_OPTIONS)
+def tsan_options(suppressions: Path | None, halt: bool = False) -> str:
+    """The ``TSAN_OPTIONS`` value for a run of generated code.
+
+    ``halt`` ends the process at its first report: for a standalone reproducer, which repeats
+    its scenario until something happens and would otherwise run out its whole time limit.
+    """
+    options = [f"halt_on_error={int(halt)}", *BASE_OPTIONS]
     if suppressions is not None:
         options.append(f"suppressions={suppressions}")
     return " ".join(options)
