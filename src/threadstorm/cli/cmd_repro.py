@@ -17,6 +17,7 @@ from threadstorm.store.db import Store
 from threadstorm.store.records import BucketRecord
 from threadstorm.target.confined_script import Confinement
 from threadstorm.target.interpreter import discover
+from threadstorm.triage.outcome import Status
 
 SCRIPT_GRACE_S = 15.0
 
@@ -82,8 +83,13 @@ def run(args: argparse.Namespace) -> int:
     measurement, _ = measure_script(
         interpreter, args.out.resolve(), args.runs, seconds, confinement(config, bucket, facts)
     )
+    what = (
+        "re-triggered the sanitizer report"
+        if bucket.status is Status.SANITIZER
+        else "crashed the target"
+    )
     console.print(
-        f"{measurement.crashes} of {measurement.runs} runs of the script crashed the target"
+        f"{measurement.crashes} of {measurement.runs} runs of the script {what}"
         + (
             f" (median {measurement.median_time_to_crash_s:.2f} s to crash)"
             if measurement.median_time_to_crash_s is not None

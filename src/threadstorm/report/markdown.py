@@ -152,8 +152,8 @@ def _reproducer(bucket: BucketReport) -> list[str]:
 def _script_advice(bucket: BucketReport) -> str:
     if bucket.status == "sanitizer":
         return (
-            "Standard library only; run it with the ThreadSanitizer build, as "
-            "`TSAN_OPTIONS='halt_on_error=1 suppressions=Tools/tsan/suppressions_free_threading.txt'"
+            "Standard library only; run it with the ThreadSanitizer build, as `TSAN_OPTIONS="
+            "'halt_on_error=1 suppressions=Tools/tsan/suppressions_free_threading.txt'"
             " python repro.py` from the CPython tree, so it stops at the first report (without "
             "halt_on_error=1 the script runs its whole time limit)."
         )
