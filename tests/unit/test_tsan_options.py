@@ -61,7 +61,9 @@ def test_options_keep_going_after_a_race_and_leave_crashes_to_faulthandler() -> 
     assert "handle_segv=0" in options
     assert "suppressions=/s.txt" in options
     assert not any(option.startswith("suppressions=") for option in tsan_options(None).split())
-    assert "halt_on_error=1" in tsan_options(None, halt=True).split()  # scripts stop at one
+    assert "exitcode=0" in options  # a child's later, quiet run is not blamed for a report
+    script = tsan_options(None, halt=True).split()
+    assert "halt_on_error=1" in script and "exitcode=0" not in script  # scripts stop, exit 66
 
 
 def test_only_tsan_targets_get_tsan_options(tmp_path: Path) -> None:

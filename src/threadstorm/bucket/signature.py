@@ -5,7 +5,8 @@ version whenever a rule below changes, because stored bucket keys depend on them
 
 0. **Sanitizers.**  A ThreadSanitizer data race is kind ``race`` with the *unordered* pair of
    racing functions (the top normalised frame, rule 2, of each of the two access stacks, sorted),
-   so "A writes while B reads" and "B reads while A writes" are one bucket.  Any other sanitizer
+   so "A writes while B reads" and "B reads while A writes" are one bucket; a function racing
+   itself keeps both sides (``Tally_add | Tally_add``).  Any other sanitizer
    report is kind ``sanitizer``: the report's kind (``heap-use-after-free``) and the top
    normalised frames of the bad access.
 
@@ -359,8 +360,8 @@ def sanitizer_signature(report: SanitizerReport) -> Signature:
     """Rule 0: an unordered pair of racing functions, or the report kind and the access site."""
     accesses = report.accesses
     if report.kind.startswith("data race") and accesses:
-        tops = {_top_name(stack.frames) for stack in accesses[:2]}
-        return Signature("race", tuple(sorted(tops)))
+        tops = sorted(_top_name(stack.frames) for stack in accesses[:2])
+        return Signature("race", tuple(tops))
     stack = accesses[0] if accesses else (report.stacks[0] if report.stacks else None)
     frames = native_frame_names(stack.frames) if stack is not None else ()
     return Signature("sanitizer", (report.kind, *frames))

@@ -28,7 +28,7 @@ from threadstorm.campaign.workers import RunResult, Worker
 from threadstorm.contract.policy import OUTSIDE_CONTRACT, Policy, load_policy
 from threadstorm.errors import UsageError
 from threadstorm.generate.denylist import DEFAULT_DENY
-from threadstorm.generate.generator import Generator
+from threadstorm.generate.generator import DETECTOR_PACE, Generator
 from threadstorm.generate.module_state import StateGuard, module_subjects
 from threadstorm.generate.surface import Surface, load_surface
 from threadstorm.scenario.simplicity import sort_key
@@ -170,6 +170,7 @@ class Campaign:
                 self.config.families or None,
                 outside=lambda scenario: self.policy.label(scenario)[0] == OUTSIDE_CONTRACT,
                 outside_cap=self.config.outside_share,
+                pace_cap=DETECTOR_PACE if self.interpreter.tsan else None,
             )
             coverage = CoverageTracker(surface)
             generator.attach_coverage(coverage)  # coverage-directed draws (generate.targeting)

@@ -19,13 +19,14 @@ coverage, the draws are the same.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from threadstorm.generate.catalogue import FAMILIES
 from threadstorm.generate.economy import Economy
-from threadstorm.generate.families import Family, SubjectLike
+from threadstorm.generate.families import Family, Pace, SubjectLike
 from threadstorm.generate.pool import ValuePool
 from threadstorm.generate.targeting import CoverageSource, Targets
 from threadstorm.scenario.model import Operation, Scenario
@@ -40,6 +41,20 @@ BASE_WEIGHT = 0.05
 # while it is refilled and cleared), the costliest bugs to find by chance.
 FAMILY_PRIORS = {"churn": 2.0}
 OUTSIDE_CAP = 0.10  # of all runs, for scenarios the contract policy calls unsupported
+# The pace on a race-detector target: ThreadSanitizer reports a race without it being won, so
+# a few unordered accesses suffice, and every access costs some 50-100 times more there.
+DETECTOR_PACE = Pace(iterations=8, rounds=2)
+
+
+def paced(scenario: Scenario, cap: Pace | None) -> Scenario:
+    """``scenario`` with its iterations and rounds held to ``cap`` (unchanged without one)."""
+    if cap is None:
+        return scenario
+    return dataclasses.replace(
+        scenario,
+        iterations=min(scenario.iterations, cap.iterations),
+        rounds=min(scenario.rounds, cap.rounds),
+    )
 
 
 class Generator:
@@ -52,10 +67,12 @@ class Generator:
         families: Sequence[str] | None = None,
         outside: Callable[[Scenario], bool] | None = None,
         outside_cap: float | None = None,
+        pace_cap: Pace | None = None,
     ) -> None:
         """``outside`` tells whether the policy puts a scenario outside the contract; such runs
         get at most ``outside_cap`` of all runs (default ``OUTSIDE_CAP``, or no cap when the
-        caller named its ``families``)."""
+        caller named its ``families``).  ``pace_cap`` holds every scenario's iterations and
+        rounds down (``DETECTOR_PACE`` on a ThreadSanitizer target)."""
         if not subjects:
             raise ValueError("no subjects to generate scenarios from")
         self.rng = random.Random(seed)
@@ -77,6 +94,7 @@ class Generator:
         self.outside = outside
         default_cap = 1.0 if families else OUTSIDE_CAP
         self.outside_cap = default_cap if outside_cap is None else outside_cap
+        self.pace_cap = pace_cap
         self.coverage: CoverageSource | None = None
         self.targets: Targets | None = None
         self.coverage_mark = 0
@@ -103,11 +121,11 @@ class Generator:
             if outside and self._at_cap():
                 continue
             self.economy.drew(outside)
-            return drawn
+            return paced(drawn[0], self.pace_cap), drawn[1]
         if drawn is None:
             raise ValueError("no scenario family applies to any subject of the surface")
         self.economy.drew(True)  # only unsupported uses are left to try: better than nothing
-        return drawn
+        return paced(drawn[0], self.pace_cap), drawn[1]
 
     def _admissible(self, scenario: Scenario) -> bool:
         """False for an unsupported use while such runs are at their cap."""
