@@ -6,7 +6,9 @@ version whenever a rule below changes, because stored bucket keys depend on them
 0. **Sanitizers.**  A ThreadSanitizer data race is kind ``race`` with the *unordered* pair of
    racing functions (the top normalised frame, rule 2, of each of the two access stacks, sorted),
    so "A writes while B reads" and "B reads while A writes" are one bucket; a function racing
-   itself keeps both sides (``Tally_add | Tally_add``).  Any other sanitizer
+   itself keeps both sides (``Tally_add | Tally_add``).  ``_Py_atomic_*`` helpers are skipped:
+   the atomic side of a mixed race is named by their caller.  A side whose stack TSan could not
+   restore is ``?``.  Any other sanitizer
    report is kind ``sanitizer``: the report's kind (``heap-use-after-free``) and the top
    normalised frames of the bad access.
 
@@ -235,6 +237,8 @@ ALLOCATOR_PREFIXES = (
 )
 SYSTEM_LIBRARIES = ("libc.so", "libc-", "libpthread", "ld-linux", "linux-vdso")
 SANITIZER_RUNTIME = ("libsanitizer", "libtsan", "libasan", "libclang_rt")
+RACE_HELPER_PREFIXES = ("_Py_atomic_",)  # inline atomics: a race side names their caller
+UNKNOWN_SIDE = "?"  # a race side whose stack TSan could not restore
 
 _CLONE_SUFFIX = re.compile(r"\.(?:constprop|isra|part|cold|lto_priv|llvm)(?:\.\d+)*$")
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]+")
@@ -360,11 +364,24 @@ def sanitizer_signature(report: SanitizerReport) -> Signature:
     """Rule 0: an unordered pair of racing functions, or the report kind and the access site."""
     accesses = report.accesses
     if report.kind.startswith("data race") and accesses:
-        tops = sorted(_top_name(stack.frames) for stack in accesses[:2])
-        return Signature("race", tuple(tops))
+        tops = [_race_side(stack.frames) for stack in accesses[:2]]
+        if len(tops) == 1:  # "[failed to restore the stack]": the other side is unknown
+            tops.append(UNKNOWN_SIDE)
+        return Signature("race", tuple(sorted(tops)))
     stack = accesses[0] if accesses else (report.stacks[0] if report.stacks else None)
     frames = native_frame_names(stack.frames) if stack is not None else ()
     return Signature("sanitizer", (report.kind, *frames))
+
+
+def _race_side(frames: tuple[NativeFrame, ...]) -> str:
+    """One side of a race: its top frame, past ``_Py_atomic_*`` helpers (the atomic side of a
+    mixed access names its caller: ``ensure_nonmanaged_dict``, not ``_Py_atomic_store_ptr``)."""
+    kept = tuple(
+        frame
+        for frame in frames
+        if not (frame.function or "").startswith(RACE_HELPER_PREFIXES)
+    )
+    return _top_name(kept or frames)
 
 
 def _top_name(frames: tuple[NativeFrame, ...]) -> str:

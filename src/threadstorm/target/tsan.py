@@ -27,6 +27,9 @@ BASE_OPTIONS = (
     "handle_segv=0",
     "report_signal_unsafe=0",
     "second_deadlock_stack=1",
+    # remember more of each thread's past accesses, so the earlier side of a race keeps its
+    # stack instead of "[failed to restore the stack]" (which makes a ``?`` side)
+    "history_size=4",
 )
 
 
