@@ -6,8 +6,9 @@ version whenever a rule below changes, because stored bucket keys depend on them
 0. **Sanitizers.**  A ThreadSanitizer data race is kind ``race`` with the *unordered* pair of
    racing functions (the top normalised frame, rule 2, of each of the two access stacks, sorted),
    so "A writes while B reads" and "B reads while A writes" are one bucket; a function racing
-   itself keeps both sides (``Tally_add | Tally_add``).  ``_Py_atomic_*`` helpers are skipped:
-   the atomic side of a mixed race is named by their caller.  A side whose stack TSan could not
+   itself keeps both sides (``Tally_add | Tally_add``).  ``_Py_atomic_*`` helpers and the C
+   library's ``mem*`` functions are skipped: a side is named by their caller (the atomic side of
+   a mixed race by ``ensure_nonmanaged_dict``, not ``_Py_atomic_store_ptr_release``).  A side whose stack TSan could not
    restore is ``?``.  Any other sanitizer
    report is kind ``sanitizer``: the report's kind (``heap-use-after-free``) and the top
    normalised frames of the bad access.
@@ -61,8 +62,9 @@ version whenever a rule below changes, because stored bucket keys depend on them
      bootstrap (``thread_run``, ``pythread_wrapper``, ``start_thread``, ``clone*``) and
      interpreter start-up;
    - reference counting and allocator machinery (``Py_INCREF``/``Py_DECREF`` and their inline
-     helpers, ``_Py_DecRefShared*``, ``_Py_brc_*``, ``_Py_Dealloc``, ``_Py_NegativeRefcount``,
-     ``PyMem_*``, ``_PyMem_*``, ``PyObject_Malloc``/``Free``/``Realloc``, ``mi_*``): it is
+     helpers, ``_Py_DecRefShared*``, ``is_dead``, ``_Py_TryIncRef*``, ``PyStackRef_*``,
+     ``_Py_brc_*``, ``_Py_Dealloc``, ``_Py_NegativeRefcount``, ``PyMem_*``, ``_PyMem_*``,
+     ``PyObject_Malloc``/``Free``/``Realloc``, ``mi_*``, ``fill_mem_debug``): it is
      where a memory bug is *noticed*, the frame below it is where it *is*;
    - unnamed frames in the C library (signal trampolines); other unnamed frames are kept as
      ``?? (library)``.
@@ -219,9 +221,20 @@ REFCOUNT_FRAMES = frozenset(
         "_Py_MergeZeroLocalRefcount",
         "_Py_ExplicitMergeRefcount",
         "_Py_IsImmortal",
+        "is_dead",  # Objects/object.c: the shared-refcount decref's liveness check
     }
 )
-REFCOUNT_PREFIXES = ("_Py_DecRef", "_Py_IncRef", "_Py_INCREF", "_Py_DECREF", "_Py_brc_")
+REFCOUNT_PREFIXES = (
+    "_Py_DecRef",
+    "_Py_IncRef",
+    "_Py_INCREF",
+    "_Py_DECREF",
+    "_Py_brc_",
+    "_Py_TryIncRef",  # the free-threaded "incref if still alive" helpers
+    "_Py_TryXGetRef",
+    "PyStackRef_",  # 3.14 stack references: refcounting of the eval loop's values
+    "_PyStackRef_",
+)
 ALLOCATOR_PREFIXES = (
     "_PyMem_",
     "PyMem_",
@@ -234,10 +247,12 @@ ALLOCATOR_PREFIXES = (
     "_PyObject_Realloc",
     "mi_",
     "_mi_",
+    "fill_mem_debug",  # the debug allocator filling a fresh or freed block
 )
 SYSTEM_LIBRARIES = ("libc.so", "libc-", "libpthread", "ld-linux", "linux-vdso")
 SANITIZER_RUNTIME = ("libsanitizer", "libtsan", "libasan", "libclang_rt")
-RACE_HELPER_PREFIXES = ("_Py_atomic_",)  # inline atomics: a race side names their caller
+# Inline atomics and the C library's memory functions: a race side names their caller.
+RACE_HELPER_PREFIXES = ("_Py_atomic_", "memset", "memcpy", "memmove", "__mem")
 UNKNOWN_SIDE = "?"  # a race side whose stack TSan could not restore
 
 _CLONE_SUFFIX = re.compile(r"\.(?:constprop|isra|part|cold|lto_priv|llvm)(?:\.\d+)*$")
