@@ -4,7 +4,10 @@ Each ``texts/NAME.json`` sidecar describes one run: where its text came from (``
 ``captured`` or ``hand-made``, and ``how``), the evidence fields that are not text (wait
 status, exit code, the child's messages, the operation each thread was in), the scenario
 (null for standalone scripts), the file holding the raw stderr (and the gdb backtrace, when one
-was taken), a ``bug`` label, and ``expect``: the status, the signature kind and its parts.
+was taken), the ``addr2line`` names of a faulthandler C stack when the capture had them
+(``c_stack_names``), a ``bug`` label, and ``expect``: the status, the signature kind and its
+parts (and, for a sanitizer run with several reports, ``more``: the distinct ones after the
+first).
 
 Beyond each entry's own expectation, the corpus as a whole is checked both ways: entries with
 the same ``bug`` label share one signature key (one bug reached through different scenarios,
@@ -58,6 +61,7 @@ def load(name: str) -> tuple[dict[str, Any], Evidence, Scenario]:
         messages=tuple(side["messages"]),
         in_flight=tuple(side["in_flight"]),
         backtrace=(TEXTS / backtrace).read_text() if backtrace else None,
+        extra={"c_stack_names": side["c_stack_names"]} if "c_stack_names" in side else {},
     )
     scenario = scenario_from_json(side["scenario"]) if side["scenario"] else NO_SCENARIO
     return side, evidence, scenario
@@ -93,6 +97,18 @@ def test_entry_gives_expected_outcome_and_signature(name: str) -> None:
         return
     assert signature.kind == expect["kind"]
     assert list(signature.parts) == expect["parts"]
+
+
+@pytest.mark.parametrize("name", [n for n in ENTRIES if n.startswith(("tsan_", "asan_"))])
+def test_every_distinct_report_of_a_run_is_a_finding(name: str) -> None:
+    """A sanitizer run that goes on after its first report (``halt_on_error=0``) files each
+    distinct report once, in order: ``expect.more`` lists those after the first."""
+    side, evidence, scenario = load(name)
+    verdict = judge_run(evidence, scenario)
+    more = [{"kind": s.kind, "parts": list(s.parts)} for s, _ in verdict.more]
+    assert more == side["expect"].get("more", [])
+    for signature, _ in verdict.more:
+        assert verdict.matches(signature.key)  # a rerun showing any of them counts for it
 
 
 @pytest.mark.parametrize("name", ENTRIES)

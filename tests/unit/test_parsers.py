@@ -339,17 +339,28 @@ def test_tsan_data_race() -> None:
     assert len(report.stacks) == 4
 
 
-def test_tsan_frames_with_columns_build_ids_and_mutexes() -> None:
-    report = parsers.parse_sanitizer(text("tsan_cpython_list_race"))
-    assert report is not None
-    first, second = report.accesses
-    assert first.frames[0] == parsers.NativeFrame(
-        "list_repr", "/src/Objects/listobject.c", 541, "python3.14t"
+def test_every_report_of_a_real_cpython_tsan_run() -> None:
+    reports = parsers.parse_sanitizer_reports(text("tsan_planted_tally"))
+    assert len(reports) == 2  # halt_on_error=0: the run went on after its first race
+    first, second = reports
+    assert parsers.parse_sanitizer(text("tsan_planted_tally")) == first
+    write, read = first.accesses
+    assert write.title == "Write of size 8 at 0x7fc46c522f10 by thread T14"
+    assert write.frames[0] == parsers.NativeFrame(
+        "Tally_add",
+        "/work/main/tests/fixtures/planted/racy.c",
+        34,
+        "planted_racy.cpython-314td-x86_64-linux-gnu.so",
     )
-    assert second.title.endswith("by thread T1 (mutexes: write M0)")
-    malloc = report.stacks[2].frames[0]
-    assert malloc.function == "malloc"
-    assert malloc.library == "libtsan.so.2"
+    assert read.is_previous and read.frames[0].function == "Tally_mean"
+    assert first.summary == "data race /work/main/tests/fixtures/planted/racy.c:34 in Tally_add"
+    assert second.summary == "data race /work/main/tests/fixtures/planted/racy.c:35 in Tally_add"
+    created = first.stacks[2]
+    assert (
+        created.title == "Thread T14 'threadstorm-1' (tid=32349, running) created by main thread at"
+    )
+    assert created.frames[0].library == "libtsan.so.2"
+    assert len(parsers.parse_sanitizer_reports(text("tsan_freed_block_reuse"))) == 23
 
 
 def test_asan_heap_use_after_free() -> None:
