@@ -45,7 +45,7 @@ def deadlock() -> Scenario:
 def test_endless_operation_is_not_a_hang(python313d: Path) -> None:
     with HarnessSession(discover(python313d), ("itertools",)) as session:
         scenario = endless()
-        evidence = confirm_hang(session, scenario, session.run(scenario, timeout=2.0))
+        evidence = confirm_hang(session, scenario, session.run(scenario, timeout=2.0), 2.0)
     assert evidence.timed_out
     assert evidence.hangs_alone
     assert judge(evidence, scenario).outcome.status is Status.PASSED
@@ -54,7 +54,7 @@ def test_endless_operation_is_not_a_hang(python313d: Path) -> None:
 def test_a_hang_that_needs_two_threads_is_a_finding(python313d: Path) -> None:
     with HarnessSession(discover(python313d), ("threading",)) as session:
         scenario = deadlock()
-        evidence = confirm_hang(session, scenario, session.run(scenario, timeout=2.0))
+        evidence = confirm_hang(session, scenario, session.run(scenario, timeout=2.0), 2.0)
     assert evidence.timed_out
     assert not evidence.hangs_alone
     verdict = judge(evidence, scenario)

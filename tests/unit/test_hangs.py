@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 
 from threadstorm.campaign.config import CampaignConfig
-from threadstorm.campaign.hangs import CONTROL_TIMEOUT_S, confirm_hang, run_confirmed
+from threadstorm.campaign.hangs import CONTROL_TIMEOUT_S, REPEATS, confirm_hang, run_confirmed
 from threadstorm.harness.confine import cpu_seconds_per_thread
 from threadstorm.scenario.model import Make, Operation, Scenario, SharedObject, ThreadPlan
 from threadstorm.target.confined_script import Confinement
@@ -49,15 +49,32 @@ def test_a_cpu_limit_end_whose_plan_also_spins_alone_is_not_a_finding() -> None:
     assert classify(evidence).status == Status.PASSED
 
 
-def test_a_cpu_limit_end_that_needs_the_other_threads_is_a_hang() -> None:
-    session = Session(cpu_limited(), passed())
+def test_a_cpu_limit_end_that_needs_the_other_threads_and_comes_back_is_a_hang() -> None:
+    session = Session(cpu_limited(), passed(), cpu_limited())
     evidence = run_confirmed(session, SCENARIO, 10.0)
-    assert not evidence.hangs_alone
+    assert not evidence.hangs_alone and not evidence.hang_not_repeated
+    assert session.ran[2] == (SCENARIO, 10.0)  # the whole scenario again, its own deadline
     assert classify(evidence).status == Status.HUNG
 
 
+def test_a_hang_seen_once_in_a_few_reruns_counts() -> None:
+    session = Session(deadline(), passed(), passed(), deadline())
+    evidence = run_confirmed(session, SCENARIO, 10.0)
+    assert classify(evidence).status == Status.HUNG
+    assert len(session.ran) == 2 + REPEATS
+
+
+def test_a_hang_that_never_comes_back_is_not_a_finding() -> None:
+    """A starved machine can stall a trivial scenario past its deadline once; a bug repeats."""
+    session = Session(deadline(), passed(), *([passed()] * REPEATS))
+    evidence = run_confirmed(session, SCENARIO, 10.0)
+    assert evidence.hang_not_repeated
+    assert classify(evidence).status == Status.PASSED
+    assert len(session.ran) == 2 + REPEATS
+
+
 def test_a_deadline_hang_is_confirmed_against_a_cpu_limit_end_alone() -> None:
-    evidence = confirm_hang(Session(cpu_limited()), SCENARIO, deadline())
+    evidence = confirm_hang(Session(cpu_limited()), SCENARIO, deadline(), 10.0)
     assert evidence.hangs_alone
     assert classify(evidence).status == Status.PASSED
 

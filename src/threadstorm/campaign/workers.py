@@ -88,7 +88,7 @@ class Worker(threading.Thread):
             alone = self.own_child is not None and self.own_child(scenario)
             reuse = 1 if alone else self.reuse
             evidence = self.session.run(scenario, timeout=self.timeout_s, reuse=reuse)
-            return confirm_hang(self.session, scenario, evidence)
+            return confirm_hang(self.session, scenario, evidence, self.timeout_s)
         except HarnessError as error:
             detail = str(error)
             self.restart()

@@ -8,7 +8,8 @@ How a run ended is read in a fixed order, each step from a structured fact:
    but ``PASSED`` (reason "too slow") when every busy thread was still completing operations:
    a scenario that grows its object without bound is slow by construction, not a finding; and
    ``PASSED`` too when the stuck thread's plan hangs on its own (``hangs_alone``, see
-   ``threadstorm.campaign.hangs``): an endless operation is not a concurrency hang;
+   ``threadstorm.campaign.hangs``): an endless operation is not a concurrency hang; and when no
+   rerun of the scenario hangs again (``hang_not_repeated``): a starved machine, not a bug;
 3. a ThreadSanitizer or AddressSanitizer report is in stderr: ``SANITIZER``;
 4. the child died of a fatal signal (SIGSEGV, SIGABRT, SIGBUS, SIGILL, SIGFPE, SIGTRAP):
    ``CRASHED``; SIGXCPU (the CPU-time limit) is a ``HUNG``, or ``PASSED`` when the stuck plan
@@ -55,6 +56,8 @@ def classify(evidence: Evidence, facts: CrashFacts | None = None) -> Outcome:
         return Outcome(Status.PASSED, "too slow: past the deadline but still making progress")
     if evidence.timed_out and evidence.hangs_alone:
         return Outcome(Status.PASSED, "never returns even in one thread: not a concurrency hang")
+    if evidence.hang_not_repeated and (evidence.timed_out or evidence.signal == signal.SIGXCPU):
+        return Outcome(Status.PASSED, "hung once but not again when rerun: not a finding")
     if evidence.timed_out:
         return Outcome(Status.HUNG, "no result before the deadline", facts)
     if facts.sanitizer is not None:

@@ -61,6 +61,11 @@ class Evidence:
         return bool(self.extra.get("hangs_alone"))
 
     @property
+    def hang_not_repeated(self) -> bool:
+        """Looked hung once, but no rerun of the scenario hung again: not a finding."""
+        return bool(self.extra.get("hang_not_repeated"))
+
+    @property
     def stderr_text(self) -> str:
         """Stderr decoded for parsing and display (undecodable bytes replaced)."""
         return self.stderr.decode("utf-8", "replace")
