@@ -51,6 +51,7 @@ def repro_header(bucket: BucketRecord, target: str, python: str, rate: str) -> H
         signature=bucket.signature.title,
         rate=rate,
         python=python,
+        race=bucket.status is Status.SANITIZER,
     )
 
 

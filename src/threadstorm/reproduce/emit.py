@@ -55,6 +55,7 @@ class Header:
     signature: str = ""
     rate: str = ""
     python: str = "python3"
+    race: bool = False  # a sanitizer finding: the script is run under ThreadSanitizer
 
 
 @dataclass
@@ -297,10 +298,27 @@ def _docstring(scenario: Scenario, header: Header, time_limit: float) -> str:
         f"{scenario.thread_count} threads, {_release(scenario)}, {scenario.rounds} round(s) of "
         f"{scenario.iterations} iteration(s); family {scenario.family}.\n"
         + (f"{body}\n\n" if body else "\n")
-        + f"Run:  PYTHON_GIL=0 {header.python} -X faulthandler THIS_SCRIPT\n"
+        + (_race_run(header, time_limit) if header.race else _crash_run(header, time_limit))
+        + '"""'
+    )
+
+
+def _crash_run(header: Header, time_limit: float) -> str:
+    return (
+        f"Run:  PYTHON_GIL=0 {header.python} -X faulthandler THIS_SCRIPT\n"
         f"A crash kills the process (SIGSEGV, or SIGABRT on a failed assertion); if none happens\n"
         f"within {time_limit:.0f} s the script prints so and exits 0.\n"
-        '"""'
+    )
+
+
+def _race_run(header: Header, time_limit: float) -> str:
+    return (
+        f"Run:  TSAN_OPTIONS=halt_on_error=1 PYTHON_GIL=0 {header.python} -X faulthandler "
+        "THIS_SCRIPT\n"
+        "(add suppressions=Tools/tsan/suppressions_free_threading.txt of the CPython tree to\n"
+        "TSAN_OPTIONS to mute the races CPython knows).  ThreadSanitizer reports the race and\n"
+        "ends the process with exit status 66; if it reports nothing within "
+        f"{time_limit:.0f} s the\nscript prints so and exits 0.\n"
     )
 
 
