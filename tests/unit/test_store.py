@@ -20,7 +20,7 @@ from test_report_samples import (
 from threadstorm.bucket.identity import Signature
 from threadstorm.errors import UsageError
 from threadstorm.scenario.simplicity import sort_key
-from threadstorm.store.db import Store
+from threadstorm.store.db import KEPT_CRASHES, Store
 from threadstorm.store.records import Confirmation, CoverageEntry, Rate, Variant
 from threadstorm.store.schema import FILENAME, SCHEMA_VERSION
 from threadstorm.triage.evidence import Evidence
@@ -273,6 +273,22 @@ def test_later_facts_round_trip(tmp_path: Path) -> None:
     assert bucket.variants == tuple(variants)
     with pytest.raises(UsageError, match="no bucket 'nope'"):
         store.set_backtrace("nope", "x")
+    store.close()
+
+
+def test_a_bucket_keeps_the_evidence_of_its_first_findings_and_of_smaller_ones(
+    tmp_path: Path,
+) -> None:
+    store, _ = make_store(tmp_path)
+    for _ in range(KEPT_CRASHES + 8):
+        key, _ = find(store)
+    assert store.bucket(key).count == KEPT_CRASHES + 8
+    assert len(store.crashes(key)) == KEPT_CRASHES  # the rest are counted, not kept
+    small = union_scenario(size=2, threads=2)
+    find(store, scenario=small)
+    bucket = store.bucket(key)
+    assert bucket.smallest_scenario == small
+    assert store.crash(bucket.representative_crash).scenario == small
     store.close()
 
 

@@ -71,6 +71,7 @@ from threadstorm.triage.outcome import Outcome, Status
 
 __all__ = ["FILENAME", "SCHEMA_VERSION", "Store", "is_store", "store_path"]
 
+KEPT_CRASHES = 32  # findings per bucket whose evidence is kept (smaller scenarios always are)
 # Every column, read by name: a store of an older schema opened read-only lacks the newer ones
 # (``_column`` reads those as None).
 BUCKET_COLUMNS = "*"
@@ -522,22 +523,35 @@ def _file_finding(
 ) -> bool:
     """Keep the finding's evidence and file it in its bucket; True when the bucket is new.
 
-    A signature whose bucket was merged into another is filed in that one.
+    A signature whose bucket was merged into another is filed in that one.  A bucket keeps the
+    evidence of its first ``KEPT_CRASHES`` findings and of every finding smaller than its
+    smallest; later ones are only counted (a sanitizer campaign files a race many times, each
+    with a run's whole stderr, and the store would grow without bound).
     """
-    crash = db.execute(
-        "INSERT INTO crashes (bucket_key, time, scenario, evidence, outcome) "
-        "VALUES (?, ?, ?, ?, ?)",
-        (
-            facts.key,
-            now,
-            codec.dumps(facts.scenario),
-            dump(evidence.to_json()),
-            dump(outcome.to_json()),
-        ),
-    ).lastrowid
     row = db.execute(
         "SELECT status, contract, smallest_size FROM buckets WHERE key = ?", (facts.key,)
     ).fetchone()
+    keep = (
+        row is None
+        or tuple(facts.size) < tuple(json.loads(row["smallest_size"]))
+        or db.execute(
+            "SELECT COUNT(*) FROM crashes WHERE bucket_key = ?", (facts.key,)
+        ).fetchone()[0]
+        < KEPT_CRASHES
+    )
+    crash = None
+    if keep:
+        crash = db.execute(
+            "INSERT INTO crashes (bucket_key, time, scenario, evidence, outcome) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (
+                facts.key,
+                now,
+                codec.dumps(facts.scenario),
+                dump(evidence.to_json()),
+                dump(outcome.to_json()),
+            ),
+        ).lastrowid
     if row is None:
         _insert_bucket(db, facts, crash, now)
     else:
