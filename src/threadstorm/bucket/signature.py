@@ -8,10 +8,10 @@ version whenever a rule below changes, because stored bucket keys depend on them
    so "A writes while B reads" and "B reads while A writes" are one bucket; a function racing
    itself keeps both sides (``Tally_add | Tally_add``).  ``_Py_atomic_*`` helpers and the C
    library's ``mem*`` functions are skipped: a side is named by their caller (the atomic side of
-   a mixed race by ``ensure_nonmanaged_dict``, not ``_Py_atomic_store_ptr_release``).  A side whose stack TSan could not
-   restore is ``?``.  Any other sanitizer
-   report is kind ``sanitizer``: the report's kind (``heap-use-after-free``) and the top
-   normalised frames of the bad access.
+   a mixed race by ``ensure_nonmanaged_dict``, not ``_Py_atomic_store_ptr_release``).  A side
+   whose stack TSan could not restore is ``?``.  Any other sanitizer report is kind
+   ``sanitizer``: the report's kind (``heap-use-after-free``) and the top normalised frames of
+   the bad access.
 
 1. **A specific failed C assertion** is kind ``assertion`` with parts (file basename, function,
    expression or message).  No line numbers: they move with every edit of the file.
@@ -392,9 +392,7 @@ def _race_side(frames: tuple[NativeFrame, ...]) -> str:
     """One side of a race: its top frame, past ``_Py_atomic_*`` helpers (the atomic side of a
     mixed access names its caller: ``ensure_nonmanaged_dict``, not ``_Py_atomic_store_ptr``)."""
     kept = tuple(
-        frame
-        for frame in frames
-        if not (frame.function or "").startswith(RACE_HELPER_PREFIXES)
+        frame for frame in frames if not (frame.function or "").startswith(RACE_HELPER_PREFIXES)
     )
     return _top_name(kept or frames)
 

@@ -14,11 +14,16 @@ import shutil
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
+
+from rich.console import Console
 
 from threadstorm.bucket.merge import plan_merges
+from threadstorm.campaign.config import CampaignConfig
 from threadstorm.campaign.confirm import confirm, plain_twin
+from threadstorm.contract.policy import Policy
 from threadstorm.generate.surface import Surface
 from threadstorm.minimise.minimiser import minimise
 from threadstorm.rate import Rate
@@ -26,16 +31,14 @@ from threadstorm.reproduce.emit import Header, render
 from threadstorm.reproduce.rate import measure_scenario
 from threadstorm.scenario.model import Scenario
 from threadstorm.scenario.simplicity import sort_key
+from threadstorm.store.db import Store
 from threadstorm.store.records import BucketRecord
 from threadstorm.target.confined_script import Confinement, confined_script
+from threadstorm.target.interpreter import Interpreter
 from threadstorm.target.session import HarnessSession
 from threadstorm.triage.gdb import native_backtrace
 from threadstorm.triage.outcome import Status
 from threadstorm.variants.search import StoreRecorder, search_variants
-
-if TYPE_CHECKING:
-    from threadstorm.campaign.runner import Campaign
-    from threadstorm.store.db import Store
 
 GDB_TIMEOUT_S = 60.0
 GDB_ATTEMPTS = 3
@@ -86,24 +89,39 @@ def unfinished(store: Store) -> list[str]:
     ]
 
 
+@dataclass(frozen=True)
+class FollowUpContext:
+    """What follow-up needs of the campaign that found the buckets, and nothing more."""
+
+    config: CampaignConfig
+    store: Store
+    console: Console
+    sessions: Sequence[HarnessSession]  # the campaign's warm fork servers, one per worker
+    interpreter: Interpreter
+    facts: dict[str, Any]  # the target's, from its fork server
+    policy: Policy
+    limits: dict[str, int]  # a campaign child's resource limits on this target
+    modules: tuple[str, ...]  # what the campaign imports in the target
+
+
 class FollowUp:
     """Runs the follow-up steps for a list of new buckets."""
 
-    def __init__(self, campaign: Campaign, surface: Surface) -> None:
-        self.campaign = campaign
+    def __init__(self, context: FollowUpContext, surface: Surface) -> None:
+        self.context = context
         self.surface = surface
-        self.config = campaign.config
-        self.store = campaign.store
-        self.console = campaign.console
+        self.config = context.config
+        self.store = context.store
+        self.console = context.console
         self.lock = threading.Lock()
 
     @property
     def target_label(self) -> str:
-        facts = self.campaign.facts
+        facts = self.context.facts
         kind = "free-threaded" if facts.get("free_threaded") else "with GIL"
         debug = " debug" if facts.get("debug") else ""
         return (
-            f"CPython {facts.get('version', '?')} {kind}{debug} ({self.campaign.interpreter.path})"
+            f"CPython {facts.get('version', '?')} {kind}{debug} ({self.context.interpreter.path})"
         )
 
     def run(self, keys: list[str]) -> None:
@@ -116,7 +134,7 @@ class FollowUp:
         self.console.print(f"following up {len(ordered)} new bucket(s), at most {budget:.0f} s")
         threads = [
             threading.Thread(target=self._serve, args=(session, todo, deadline), daemon=True)
-            for session in self.campaign.sessions
+            for session in self.context.sessions
         ]
         for thread in threads:
             thread.start()
@@ -172,7 +190,7 @@ class FollowUp:
                     )
                 scenario = result.after
         bucket = self.store.bucket(key)
-        python = str(self.campaign.interpreter.path)
+        python = str(self.context.interpreter.path)
         header = repro_header(bucket, self.target_label, python, rate.text)
         paths = self.config.paths
         with self.lock:
@@ -194,7 +212,7 @@ class FollowUp:
                 runs=3,
                 timeout_s=timeout,
                 deadline=deadline,
-                on_finding=StoreRecorder(self.store, self.campaign.policy, key, self.lock),
+                on_finding=StoreRecorder(self.store, self.context.policy, key, self.lock),
             )
             with self.lock:
                 self.store.set_variants(key, variants)
@@ -228,19 +246,19 @@ class FollowUp:
     def confinement(self, scenario: Scenario) -> Confinement:
         """What a script run of ``scenario`` is confined by: the campaign children's limits."""
         return Confinement(
-            limits=self.campaign.limits(),
-            modules=self.campaign.modules_to_import(),
+            limits=self.context.limits,
+            modules=self.context.modules,
             paths=self.config.paths,
             threads=scenario.thread_count,
         )
 
     def _confirm(self, key: str, scenario: Scenario) -> None:
         """Replay a sanitizer finding on the plain debug build, when the build cache has one."""
-        plain = plain_twin(self.campaign.interpreter)
+        plain = plain_twin(self.context.interpreter)
         if plain is None:
             return
         limits = self.config.limits(None)  # the plain build's: with the address-space limit
-        options = (self.campaign.modules_to_import(), limits, self.config.paths)
+        options = (self.context.modules, limits, self.config.paths)
         confirmation = confirm(
             plain, scenario, options, self.config.reproduce_runs, self.config.run_timeout_s
         )
@@ -254,7 +272,7 @@ class FollowUp:
             return
         for _ in range(GDB_ATTEMPTS):
             with confined_script(
-                self.campaign.interpreter, script, confinement, GDB_TIMEOUT_S
+                self.context.interpreter, script, confinement, GDB_TIMEOUT_S
             ) as run:
                 text = native_backtrace(run.argv, GDB_TIMEOUT_S, run.env, run.cwd)
             if text:

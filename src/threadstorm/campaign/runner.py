@@ -22,7 +22,7 @@ from rich.console import Console
 from threadstorm.bucket.judge import judge
 from threadstorm.campaign.config import CampaignConfig
 from threadstorm.campaign.coverage import CoverageTracker, ran_and_raised
-from threadstorm.campaign.followup import FollowUp, unfinished
+from threadstorm.campaign.followup import FollowUp, FollowUpContext, unfinished
 from threadstorm.campaign.progress import ProgressDisplay, Tally, summary_table
 from threadstorm.campaign.workers import RunResult, Worker
 from threadstorm.contract.policy import OUTSIDE_CONTRACT, Policy, load_policy
@@ -184,7 +184,7 @@ class Campaign:
             pending = [*tally.new_buckets, *unfinished(self.store)]  # killed during follow-up
             pending = list(dict.fromkeys(pending))
             if self.config.follow_up and pending:
-                FollowUp(self, surface).run(pending)
+                FollowUp(self.follow_up_context(), surface).run(pending)
             self.store.update_campaign(status="finished")
             self.print_summary(tally)
             return CampaignResult(tally, tally.new_buckets, self.store.folder)
@@ -310,6 +310,20 @@ class Campaign:
         elif status == Status.HARNESS_ERROR and tally.count(Status.HARNESS_ERROR) <= 3:
             display.note(f"[yellow]harness error[/] ({verdict.outcome.reason})")
         generator.feedback(scenario.family, result.subject.type, status.label, new_bucket)
+
+    def follow_up_context(self) -> FollowUpContext:
+        """What follow-up needs of this campaign (after ``prepare``)."""
+        return FollowUpContext(
+            config=self.config,
+            store=self.store,
+            console=self.console,
+            sessions=self.sessions,
+            interpreter=self.interpreter,
+            facts=self.facts,
+            policy=self.policy,
+            limits=self.limits(),
+            modules=self.modules_to_import(),
+        )
 
     def print_summary(self, tally: Tally) -> None:
         rows = [

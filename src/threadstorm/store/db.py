@@ -534,9 +534,9 @@ def _file_finding(
     keep = (
         row is None
         or tuple(facts.size) < tuple(json.loads(row["smallest_size"]))
-        or db.execute(
-            "SELECT COUNT(*) FROM crashes WHERE bucket_key = ?", (facts.key,)
-        ).fetchone()[0]
+        or db.execute("SELECT COUNT(*) FROM crashes WHERE bucket_key = ?", (facts.key,)).fetchone()[
+            0
+        ]
         < KEPT_CRASHES
     )
     crash = None
