@@ -134,5 +134,22 @@ def test_scripts_are_valid_standalone_python(scenario: Scenario) -> None:
     assert "Any" not in script  # annotations stripped from copied helpers
 
 
+def test_path_folders_come_first_so_an_extension_built_outside_imports(tmp_path: Path) -> None:
+    script = render(seed_scenario(), HEADER, paths=[str(tmp_path)])
+    tree = ast.parse(script)
+    assert ast.get_docstring(tree) is not None  # still the script's docstring
+    first = tree.body[1:3]
+    assert ast.unparse(first[0]) == "import sys"
+    assert ast.unparse(first[1]) == f"sys.path[:0] = [{str(tmp_path)!r}]"
+
+
+def test_a_race_script_says_how_to_run_it_under_tsan() -> None:
+    race = Header(title="t", python="/p/python3.14td", race=True)
+    script = render(seed_scenario(), race)
+    assert "TSAN_OPTIONS=halt_on_error=1 PYTHON_GIL=0 /p/python3.14td" in script
+    assert "exit status 66" in script
+    assert "TSAN_OPTIONS" not in render(seed_scenario(), HEADER)
+
+
 def test_code_lines_skips_docstring_comments_and_blanks() -> None:
     assert code_lines('"""doc\n\nmore"""\n# note\n\nx = 1\n') == 1

@@ -8,14 +8,12 @@ the whole follow-up stops at its budget (in-contract buckets first).
 
 from __future__ import annotations
 
-import ast
 import queue
 import shutil
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -44,36 +42,6 @@ GDB_TIMEOUT_S = 60.0
 GDB_ATTEMPTS = 3
 GDB_SCRIPT_LIMIT_S = 20.0
 CANDIDATES = 3
-
-
-def repro_header(bucket: BucketRecord, target: str, python: str, rate: str) -> Header:
-    """The docstring facts of a bucket's reproducer."""
-    return Header(
-        title=f"threadstorm reproducer for bucket {bucket.key} ({bucket.status.label})",
-        target=target,
-        signature=bucket.signature.title,
-        rate=rate,
-        python=python,
-        race=bucket.status is Status.SANITIZER,
-    )
-
-
-def reproducer(
-    scenario: Scenario, header: Header, paths: Sequence[str], time_limit: float = 60.0
-) -> str:
-    """The bucket's standalone script; it finds the modules of the campaign's ``--path`` folders.
-
-    Without those folders on ``sys.path`` a script storming an extension built outside the
-    target (the usual case) fails at its import and crashes nothing.
-    """
-    script = render(scenario, header, time_limit=time_limit)
-    if not paths:
-        return script
-    folders = [str(Path(path).absolute()) for path in paths]
-    lines = script.splitlines(keepends=True)
-    docstring_end = ast.parse(script).body[0].end_lineno or 0
-    prologue = ["import sys\n", f"sys.path[:0] = {folders!r}  # the campaign's --path folders\n"]
-    return "".join(lines[:docstring_end] + prologue + lines[docstring_end:])
 
 
 def unfinished(store: Store) -> list[str]:
@@ -191,16 +159,16 @@ class FollowUp:
                 scenario = result.after
         bucket = self.store.bucket(key)
         python = str(self.context.interpreter.path)
-        header = repro_header(bucket, self.target_label, python, rate.text)
+        header = Header.for_bucket(bucket, self.target_label, python, rate.text)
         paths = self.config.paths
         with self.lock:
-            self.store.set_repro_script(key, reproducer(scenario, header, paths))
+            self.store.set_repro_script(key, render(scenario, header, paths=paths))
         if bucket.status is Status.SANITIZER:  # a report, not a crash: nothing for gdb to catch
             self._confirm(key, scenario)
         else:
             self._backtrace(
                 key,
-                reproducer(scenario, header, paths, time_limit=GDB_SCRIPT_LIMIT_S),
+                render(scenario, header, time_limit=GDB_SCRIPT_LIMIT_S, paths=paths),
                 self.confinement(scenario),
             )
         if self.config.variants and deadline - time.monotonic() > 5:

@@ -20,7 +20,6 @@ from typing import Any
 from rich.console import Console
 
 from threadstorm.campaign.config import CampaignConfig
-from threadstorm.campaign.followup import repro_header
 from threadstorm.errors import UsageError
 from threadstorm.exit_codes import EXIT_COULD_NOT_TEST
 from threadstorm.minimise.minimiser import (
@@ -31,7 +30,7 @@ from threadstorm.minimise.minimiser import (
     minimise,
 )
 from threadstorm.rate import Rate
-from threadstorm.reproduce.emit import code_lines, render
+from threadstorm.reproduce.emit import Header, code_lines, render
 from threadstorm.store.db import Store
 from threadstorm.store.records import BucketRecord
 from threadstorm.target.interpreter import Interpreter, discover
@@ -205,7 +204,7 @@ def summarise(result: MinimiseResult, bucket: BucketRecord, interpreter: Interpr
     script = None
     if result.status != NOT_REPRODUCED:
         rate = f"{result.after_rate.text} reruns of the minimised scenario crashed"
-        header = repro_header(bucket, target_label(interpreter), str(interpreter.path), rate)
+        header = Header.for_bucket(bucket, target_label(interpreter), str(interpreter.path), rate)
         script = render(result.after, header)
     sizes = tuple(zip(SIZE_NAMES, result.before_key, result.after_key, strict=True))
     return Summary(

@@ -7,11 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from threadstorm.campaign.config import CampaignConfig
-from threadstorm.campaign.followup import repro_header, reproducer
 from threadstorm.cli.output import output_console
 from threadstorm.errors import UsageError
 from threadstorm.files import write_atomically
-from threadstorm.reproduce.emit import code_lines
+from threadstorm.reproduce.emit import Header, code_lines, render
 from threadstorm.reproduce.rate import measure_script
 from threadstorm.store.db import Store
 from threadstorm.store.records import BucketRecord
@@ -67,9 +66,9 @@ def run(args: argparse.Namespace) -> int:
         )
         rate = bucket.reproduction
         rate_text = f"{rate.rate.text} reruns of the scenario crashed" if rate is not None else ""
-        header = repro_header(bucket, label, str(interpreter.path), rate_text)
+        header = Header.for_bucket(bucket, label, str(interpreter.path), rate_text)
         paths = config.get("paths") or ()
-        script = reproducer(bucket.best_scenario, header, paths, time_limit=args.time_limit)
+        script = render(bucket.best_scenario, header, time_limit=args.time_limit, paths=paths)
         write_atomically(args.out, script, mode=0o755)
         console.print(
             f"wrote {args.out} ({code_lines(script)} lines of code) for bucket {bucket.key}: "

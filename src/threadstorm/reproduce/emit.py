@@ -17,7 +17,9 @@ from __future__ import annotations
 import ast
 import inspect
 import textwrap
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from threadstorm.harness import values
 from threadstorm.scenario.model import (
@@ -32,6 +34,8 @@ from threadstorm.scenario.model import (
     Scenario,
     Shared,
 )
+from threadstorm.store.records import BucketRecord
+from threadstorm.triage.outcome import Status
 
 STATE = "s"
 MAX_LINE = 99
@@ -56,6 +60,18 @@ class Header:
     rate: str = ""
     python: str = "python3"
     race: bool = False  # a sanitizer finding: the script is run under ThreadSanitizer
+
+    @classmethod
+    def for_bucket(cls, bucket: BucketRecord, target: str, python: str, rate: str) -> Header:
+        """The docstring facts of a bucket's reproducer."""
+        return cls(
+            title=f"threadstorm reproducer for bucket {bucket.key} ({bucket.status.label})",
+            target=target,
+            signature=bucket.signature.title,
+            rate=rate,
+            python=python,
+            race=bucket.status is Status.SANITIZER,
+        )
 
 
 @dataclass
@@ -187,8 +203,18 @@ def _strip_function(node: ast.FunctionDef) -> None:
         node.body = node.body[1:]
 
 
-def render(scenario: Scenario, header: Header, time_limit: float = 60.0) -> str:
-    """The complete reproducer script for ``scenario``."""
+def render(
+    scenario: Scenario,
+    header: Header,
+    time_limit: float = 60.0,
+    paths: Sequence[str] = (),
+) -> str:
+    """The complete reproducer script for ``scenario``.
+
+    ``paths`` are the campaign's ``--path`` folders: the script puts them on ``sys.path``
+    first, or a script storming an extension built outside the target (the usual case) fails
+    at its import and crashes nothing.
+    """
     renderer = _Renderer()
     fixed = [obj for obj in scenario.shared if not obj.fresh]
     fresh = [obj for obj in scenario.shared if obj.fresh]
@@ -205,6 +231,9 @@ def render(scenario: Scenario, header: Header, time_limit: float = 60.0) -> str:
         if module != "builtins" and any(module in line for line in setup + rebuild + plans):
             renderer.imports.add(module)
     lines = [_docstring(scenario, header, time_limit)]
+    if paths:
+        folders = [str(Path(path).absolute()) for path in paths]
+        lines += ["import sys", f"sys.path[:0] = {folders!r}  # the campaign's --path folders"]
     modules = sorted(
         {"faulthandler", "functools", "threading", "time", "types", *renderer.imports}
         - {"builtins"}
