@@ -3,23 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
-import shutil
 from pathlib import Path
-
-from rich.console import Console
 
 from threadstorm.campaign.config import (
     DEFAULT_MODULES,
     CampaignConfig,
-    prepare_out_dir,
     split_names,
 )
-from threadstorm.campaign.lock import campaign_lock
-from threadstorm.campaign.runner import Campaign, CampaignResult
 from threadstorm.errors import UsageError
 from threadstorm.generate.catalogue import FAMILIES
-from threadstorm.store.db import Store
 
 
 def add_campaign_arguments(parser: argparse.ArgumentParser, budget: float) -> None:
@@ -127,31 +119,3 @@ def config_from_args(args: argparse.Namespace, out: str) -> CampaignConfig:
         core_files=args.core_files,
         follow_up=not args.no_follow_up,
     ).validate()
-
-
-def run_new_campaign(config: CampaignConfig, console: Console) -> CampaignResult:
-    """Check everything, then create the store and run; a bad start leaves nothing behind."""
-    out = Path(config.out)
-    made = outermost_missing(out)
-    with contextlib.ExitStack() as held:
-        try:
-            prepare_out_dir(config.out, resume=False)
-            held.enter_context(campaign_lock(out))  # one controller per folder
-            campaign = Campaign(config, console)
-            campaign.prepare()
-        except BaseException:
-            if made is not None:
-                shutil.rmtree(made, ignore_errors=True)  # we made it: leave nothing half-written
-            raise
-        with Store.create(out, config.to_json()) as store:
-            return campaign.run(store)
-
-
-def outermost_missing(path: Path) -> Path | None:
-    """The outermost folder that making ``path`` creates (None when ``path`` exists)."""
-    path = path.absolute()
-    if path.exists():
-        return None
-    while path.parent != path and not path.parent.exists():
-        path = path.parent
-    return path

@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from threadstorm.campaign.baseline import compare, load_baseline, save_baseline
+from threadstorm.campaign.lifecycle import run_new_campaign
 from threadstorm.campaign.soundness import could_not_test
-from threadstorm.cli.campaign_args import add_campaign_arguments, config_from_args, run_new_campaign
+from threadstorm.cli.campaign_args import add_campaign_arguments, config_from_args
 from threadstorm.cli.output import output_console
 from threadstorm.errors import UsageError
 from threadstorm.exit_codes import EXIT_CLEAN, EXIT_COULD_NOT_TEST, EXIT_NEW_BUG
