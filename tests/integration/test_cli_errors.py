@@ -136,6 +136,28 @@ def test_fuzz_rejects_a_bad_budget(
     assert_usage_error(done, "budget")
 
 
+def test_fuzz_rejects_a_missing_suppression_file(
+    python313d: Path, unchanged: Command, tmp_path: Path
+) -> None:
+    missing = tmp_path / "no-such-suppressions.txt"
+    done = unchanged(*fuzz(python313d, tmp_path / "campaign"), "--suppressions", str(missing))
+    assert_usage_error(done, str(missing), "suppression")
+
+
+def test_run_rejects_an_unreadable_suppression_file(
+    python313d: Path, unchanged: Command, tmp_path: Path
+) -> None:
+    scenario = tmp_path / "scenario.json"
+    scenario.write_text(
+        Path(__file__).parent.parent.parent.joinpath("examples/seed.json").read_text()
+    )
+    binary = tmp_path / "binary.txt"
+    binary.write_bytes(b"\xff\xfe\x00\x01")
+    done = unchanged("run", str(scenario), "--python", str(python313d), "--suppressions",
+                     str(binary))  # fmt: skip
+    assert_usage_error(done, str(binary), "cannot be read as text")
+
+
 def test_fuzz_refuses_a_folder_that_is_not_empty(
     python313d: Path, unchanged: Command, tmp_path: Path
 ) -> None:
