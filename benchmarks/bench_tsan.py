@@ -4,7 +4,8 @@ For one seed and budget, a default campaign (no follow-up) runs on the TSan targ
 on the plain release build of the same version.  Printed side by side: runs/s, findings, the
 number of distinct race pairs on the TSan target and the time to the first.  Then the ten race
 pairs seen most often, each with its confirmation: its smallest scenario replayed ``--confirm``
-times on the plain debug build (``threadstorm run``), and how many of those runs crashed.
+times on the plain debug build (``threadstorm run``, at follow-up's replay pace), and how many of
+those runs crashed.
 
     .venv/bin/python benchmarks/bench_tsan.py --tsan PATH --release PATH --debug PATH \\
         [--modules builtins,types,typing,collections] [--budget 600] [--seeds 0]
@@ -22,6 +23,9 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from threadstorm.campaign.confirm import at_plain_pace
+from threadstorm.scenario.codec import dumps, loads
 
 TOP = 10
 
@@ -96,9 +100,10 @@ def campaign(args: argparse.Namespace, python: str, out: Path, seed: int) -> Cam
 
 
 def replay(args: argparse.Namespace, scenario: str, scratch: Path) -> str:
-    """``threadstorm run`` of a race's scenario on the plain debug build: the crashes in it."""
+    """``threadstorm run`` of a race's scenario on the plain debug build, at the pace follow-up's
+    confirmation replays it (``at_plain_pace``): the crashes in it."""
     path = scratch / "scenario.json"
-    path.write_text(scenario)
+    path.write_text(dumps(at_plain_pace(loads(scenario))))
     command = [sys.executable, "-m", "threadstorm", "run", str(path), "--python", args.debug]
     command += ["--runs", str(args.confirm), "--json"]
     for folder in args.path:
