@@ -54,8 +54,11 @@ def main() -> int:
     parser.add_argument("--seeds", default="0", help="comma-separated seeds")
     parser.add_argument("--budget", type=float, default=600.0, help="seconds per campaign")
     parser.add_argument("--confirm", type=int, default=10, help="replays per race pair")
+    parser.add_argument("--keep", metavar="DIR", help="keep the campaign folders in DIR")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as scratch:
+    with tempfile.TemporaryDirectory() as temporary:
+        scratch = args.keep or temporary
+        Path(scratch).mkdir(parents=True, exist_ok=True)
         for seed in (int(seed) for seed in args.seeds.split(",")):
             tsan = campaign(args, args.tsan, Path(scratch) / f"tsan{seed}", seed)
             release = campaign(args, args.release, Path(scratch) / f"release{seed}", seed)
