@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import signal
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import pytest
 from test_report_samples import CONFIG, Clock, evidence, iterator_scenario, union_scenario
 
 from threadstorm.bucket.identity import Signature
 from threadstorm.bucket.merge import native_site, plan_merges
+from threadstorm.reproduce import rate
 from threadstorm.scenario.simplicity import sort_key
 from threadstorm.store.db import Store
 from threadstorm.triage.outcome import Outcome, Status
@@ -69,9 +73,38 @@ def test_buckets_with_one_native_site_merge_into_the_native_one(tmp_path: Path) 
         assert set(history) == {INIT.key, NAME.key}
         assert history[INIT.key].count == 3
         assert history[INIT.key].signature["parts"] == list(INIT.parts)
+        assert store.bucket_keys(NATIVE.key) == {NATIVE.key, INIT.key, NAME.key}
+        assert store.bucket_keys(OTHER.key) == {OTHER.key}
         assert "list_repr_impl" in history[INIT.key].reason
 
         file(store, INIT, 1)  # a later finding of a merged signature lands in the target
         assert store.bucket(NATIVE.key).count == 7
         assert store.has_bucket(INIT.key)
         assert [b.key for b in store.buckets()].count(INIT.key) == 0
+
+
+CRASH = Outcome(Status.CRASHED, "SIGSEGV")
+
+
+@dataclass(frozen=True)
+class Landed:
+    """A judged rerun that ended in bucket ``key`` (what ``measure_scenario`` reads of it)."""
+
+    key: str
+    outcome: Outcome = CRASH
+
+    def matches(self, key: str) -> bool:
+        return key == self.key
+
+
+def test_a_rerun_under_a_merged_signature_counts_for_the_bucket(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    landed = iter([INIT.key, NATIVE.key, OTHER.key, NAME.key])
+    monkeypatch.setattr(rate, "run_confirmed", lambda *args: evidence(signal.SIGSEGV, ""))
+    monkeypatch.setattr(rate, "judge", lambda *args: Landed(next(landed)))
+    session: Any = None
+    keys = frozenset({NATIVE.key, INIT.key, NAME.key})  # Store.bucket_keys of the merged bucket
+    measured = rate.measure_scenario(session, iterator_scenario(), keys, runs=4, timeout_s=1.0)
+    assert (measured.crashes, measured.runs) == (3, 4)
+    assert measured.others == {OTHER.key: 1}

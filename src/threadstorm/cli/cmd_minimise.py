@@ -124,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
                 result = minimise(
                     session,
                     bucket.smallest_scenario,
-                    bucket.signature.key,
+                    store.bucket_keys(bucket.key),  # a merged source's signature is this bug
                     budget_s=args.budget,
                     timeout_s=args.timeout or config.run_timeout_s,
                     confirm=args.confirm,

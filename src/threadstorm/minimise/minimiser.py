@@ -38,7 +38,7 @@ import dataclasses
 import math
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Sequence, Set
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
@@ -158,7 +158,7 @@ class ReductionProblem:
     """The current scenario and the judge of candidates, with a run counter and a deadline."""
 
     session: HarnessSession
-    signature_key: str
+    signature_key: str | Set[str]  # a bucket's key, or with those merged into it
     current: Scenario
     timeout_s: float
     deadline: float
@@ -323,7 +323,7 @@ class _Reducer:
 def minimise(
     session: HarnessSession,
     scenario: Scenario,
-    signature_key: str,
+    signature_key: str | Set[str],
     *,
     budget_s: float = 300.0,
     timeout_s: float = 10.0,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import subprocess
 import time
 from collections import Counter
+from collections.abc import Set
 from pathlib import Path
 
 from threadstorm.bucket.judge import judge
@@ -28,23 +29,26 @@ from threadstorm.triage.outcome import Status
 def measure_scenario(
     session: HarnessSession,
     scenario: Scenario,
-    signature_key: str,
+    signature_key: str | Set[str],
     runs: int,
     timeout_s: float,
     stop_after_misses: int | None = None,
 ) -> Rate:
     """Rerun ``scenario`` ``runs`` times; count runs that end in bucket ``signature_key``.
 
-    ``stop_after_misses`` ends early once that many runs have missed (the minimiser's
-    shortcut when k of n can no longer be reached).
+    ``signature_key`` may be a set of keys: a bucket's own and those of the buckets merged into
+    it (``Store.bucket_keys``), whose signatures are the same bug.  ``stop_after_misses`` ends
+    early once that many runs have missed (the minimiser's shortcut when k of n can no longer
+    be reached).
     """
+    keys = {signature_key} if isinstance(signature_key, str) else signature_key
     crashes, times, others, misses = 0, [], Counter[str](), 0
     done = 0
     for _ in range(runs):
         evidence = run_confirmed(session, scenario, timeout_s)
         verdict = judge(evidence, scenario)
         done += 1
-        if verdict.matches(signature_key):
+        if any(verdict.matches(key) for key in keys):
             crashes += 1
             times.append(evidence.duration_s)
             continue

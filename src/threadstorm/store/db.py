@@ -297,6 +297,18 @@ class Store:
         with self._lock, self._write() as db:
             merge_table.merge(db, source, target, reason, self._clock())
 
+    def bucket_keys(self, key: str) -> frozenset[str]:
+        """``key`` and the keys of every bucket merged into it: one bug's signatures.
+
+        A rerun of a merged bucket's scenario may end under a source bucket's signature (on
+        3.13 the same crash is named by its Python frames, which vary); it is the same bug.
+        """
+        with self._lock:
+            sources = [merge.source_key for merge in merge_table.merges(self._db)]
+            return frozenset(
+                [key, *(s for s in sources if merge_table.resolve(self._db, s) == key)]
+            )
+
     def merges(self) -> list[merge_table.Merge]:
         """Every bucket merge, oldest first."""
         with self._lock:
