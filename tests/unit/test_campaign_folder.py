@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from test_bucket_merge import BACKTRACE, INIT, NATIVE, file
 
 from threadstorm.bucket.judge import Signature  # re-exported wherever the type lives
 from threadstorm.campaign.followup import unfinished
@@ -89,3 +90,24 @@ def test_buckets_whose_follow_up_was_interrupted_are_found(tmp_path: Path) -> No
         store.update_bucket_reproduction(keys[1], 3, 10, 0.2)  # killed while minimising
         assert set(unfinished(store)) == {keys[1], keys[2]}
         assert store.integrity_problems() == []
+
+
+def test_resume_finishes_a_campaign_killed_after_its_last_follow_up_step(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cli, "COMMANDS", ("fuzz",))
+    config = {"python": sys.executable, "out": str(tmp_path), "modules": ["json"], "budget_s": 5}
+    with Store.create(tmp_path, config) as store:
+        file(store, INIT)
+        file(store, NATIVE)
+        for key in (INIT.key, NATIVE.key):
+            store.update_bucket_reproduction(key, 3, 10, 0.2)
+            store.set_repro_script(key, "print('repro')\n")
+        store.set_backtrace(INIT.key, BACKTRACE)  # follow-up was killed before merging by site
+        store.update_campaign(status="following up", duration_s=5.0)
+    assert cli.main(["fuzz", "--resume", str(tmp_path)]) == 0  # nothing to run: no target
+    assert "has used its 5 s budget" in capsys.readouterr().out
+    with Store.open(tmp_path, readonly=True) as store:
+        assert store.campaign().status == "finished"
+        assert [b.key for b in store.buckets()] == [NATIVE.key]
+        assert [(m.source_key, m.target_key) for m in store.merges()] == [(INIT.key, NATIVE.key)]

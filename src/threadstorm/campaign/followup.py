@@ -57,6 +57,16 @@ def unfinished(store: Store) -> list[str]:
     ]
 
 
+def merge_by_site(store: Store, console: Console) -> None:
+    """Fold buckets that crash at one native site (``bucket.merge``): follow-up's last step."""
+    for planned in plan_merges(store.buckets()):
+        store.merge_buckets(planned.source, planned.target, planned.reason)
+        console.print(
+            f"merged bucket {planned.source} into {planned.target} ({planned.reason})",
+            highlight=False,
+        )
+
+
 @dataclass(frozen=True)
 class FollowUpContext:
     """What follow-up needs of the campaign that found the buckets, and nothing more."""
@@ -112,12 +122,7 @@ class FollowUp:
 
     def merge_by_site(self) -> None:
         """Fold buckets that follow-up found to crash at one native site (``bucket.merge``)."""
-        for planned in plan_merges(self.store.buckets()):
-            self.store.merge_buckets(planned.source, planned.target, planned.reason)
-            self.console.print(
-                f"merged bucket {planned.source} into {planned.target} ({planned.reason})",
-                highlight=False,
-            )
+        merge_by_site(self.store, self.console)
 
     def _serve(self, session: HarnessSession, todo: queue.Queue[str], deadline: float) -> None:
         while time.monotonic() < deadline:

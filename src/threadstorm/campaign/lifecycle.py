@@ -13,7 +13,7 @@ from pathlib import Path
 from rich.console import Console
 
 from threadstorm.campaign.config import CampaignConfig, prepare_out_dir
-from threadstorm.campaign.followup import unfinished
+from threadstorm.campaign.followup import merge_by_site, unfinished
 from threadstorm.campaign.lock import campaign_lock
 from threadstorm.campaign.runner import Campaign, CampaignResult
 from threadstorm.errors import CouldNotTest, UsageError
@@ -50,7 +50,12 @@ def outermost_missing(path: Path) -> Path | None:
 
 def resume_campaign(folder: Path, console: Console) -> None:
     """Continue a campaign with its stored configuration, for the rest of its budget, and finish
-    the follow-up a kill interrupted; the store's integrity is checked before and after."""
+    the follow-up a kill interrupted; the store's integrity is checked before and after.
+
+    A controller killed after it stored its last bucket's repro script (during gdb, variant
+    search or the site merges) leaves nothing to follow up but a campaign not ``finished``:
+    resuming it does the merges and marks it finished.
+    """
     if not is_store(folder):
         raise UsageError(f"{folder} holds no threadstorm campaign to resume; start one with --out")
     with campaign_lock(folder), Store.open(folder) as store:
@@ -60,6 +65,10 @@ def resume_campaign(folder: Path, console: Console) -> None:
         left = config.budget_s - record.duration_s
         pending = unfinished(store) if config.follow_up else []
         if left <= 0 and not pending:
+            if record.status != "finished":  # killed after the last follow-up step it stored
+                if config.follow_up:
+                    merge_by_site(store, console)
+                store.update_campaign(status="finished")
             console.print(f"campaign in {folder} has used its {config.budget_s:.0f} s budget")
             return
         console.print(
