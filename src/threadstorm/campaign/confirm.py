@@ -17,6 +17,7 @@ from threadstorm.generate.families import Pace
 from threadstorm.scenario.model import Scenario
 from threadstorm.store.records import Confirmation
 from threadstorm.target.build import build_folder, cache_root, interpreter_path
+from threadstorm.target.confined_script import Confinement
 from threadstorm.target.interpreter import Interpreter, discover
 from threadstorm.target.session import HarnessSession
 from threadstorm.triage.outcome import Status
@@ -49,22 +50,24 @@ def plain_twin(interpreter: Interpreter) -> Path | None:
 def confirm(
     plain: Path,
     scenario: Scenario,
-    session_options: tuple[tuple[str, ...], dict[str, int], tuple[str, ...]],
+    confinement: Confinement,
     runs: int,
     timeout_s: float,
 ) -> Confirmation:
     """Run ``scenario`` ``runs`` times on ``plain`` (each in a fresh child, ``at_plain_pace``);
     count the crashes.
 
-    ``session_options`` are the campaign's (modules, limits, paths).  A target that cannot be
-    started, or cannot import the modules (an extension built for the TSan target only), gives
-    a confirmation that says so instead of a count.
+    ``confinement`` holds the campaign's modules, ``--path`` folders and the plain build's limits.
+    A target that cannot be started, or cannot import the modules (an extension built for the
+    TSan target only), gives a confirmation that says so instead of a count.
     """
-    modules, limits, paths = session_options
     scenario = at_plain_pace(scenario)
     crashes, first = 0, None
     try:
-        with HarnessSession(discover(plain), modules, limits, paths) as session:
+        target = discover(plain)
+        with HarnessSession(
+            target, confinement.modules, confinement.limits, confinement.paths
+        ) as session:
             failed = session.facts.get("import_errors") or {}
             if failed:
                 name, why = next(iter(failed.items()))

@@ -230,10 +230,14 @@ class FollowUp:
         plain = plain_twin(self.context.interpreter)
         if plain is None:
             return
-        limits = self.config.limits(None)  # the plain build's: with the address-space limit
-        options = (self.context.modules, limits, self.config.paths)
+        confinement = Confinement(
+            limits=self.config.limits(None),  # the plain build's: with the address-space limit
+            modules=self.context.modules,
+            paths=self.config.paths,
+            threads=scenario.thread_count,
+        )
         confirmation = confirm(
-            plain, scenario, options, self.config.reproduce_runs, self.config.run_timeout_s
+            plain, scenario, confinement, self.config.reproduce_runs, self.config.run_timeout_s
         )
         with self.lock:
             self.store.set_confirmation(key, confirmation)
