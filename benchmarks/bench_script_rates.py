@@ -31,9 +31,12 @@ def main() -> int:
     parser.add_argument("campaign", type=Path, help="a finished campaign folder")
     parser.add_argument("--runs", type=int, default=10, help="runs of each script")
     parser.add_argument("--time-limit", type=float, default=20.0, help="seconds per run")
+    parser.add_argument("--top", type=int, help="only the N buckets seen most often")
     args = parser.parse_args()
     report = json.loads(threadstorm("report", str(args.campaign), "--format", "json").stdout)
     buckets = [b for b in report["buckets"] if b["contract"] == "in-contract"]
+    if args.top:
+        buckets = sorted(buckets, key=lambda b: -b["count"])[: args.top]
     good = 0
     with tempfile.TemporaryDirectory() as scratch:
         for bucket in buckets:
