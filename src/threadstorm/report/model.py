@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from threadstorm.bucket.identity import Signature
+from threadstorm.bucket.signature import SANITIZER_RUNTIME
 from threadstorm.report.describe import scenario_lines, subject_of
 from threadstorm.scenario.model import Scenario
 from threadstorm.store.db import Store
@@ -152,7 +153,7 @@ def sanitizer_stacks(crash: Mapping[str, Any], limit: int = 12) -> tuple[Sanitiz
             for frame in stack.get("frames") or ()
             if not any(
                 part in f"{frame.get('file') or ''} {frame.get('library') or ''}"
-                for part in ("libtsan", "libasan", "libsanitizer", "libclang_rt")
+                for part in SANITIZER_RUNTIME
             )
         ]
         if not frames:
