@@ -212,6 +212,23 @@ def test_native_names_keep_the_crash_site_when_everything_is_plumbing() -> None:
     assert native_frame_names(frames) == ("_PyEval_EvalFrameDefault",)
 
 
+def test_a_fault_while_reporting_is_named_by_the_code_below_the_report() -> None:
+    # a refcount check fails in enum_next; faulthandler's dump then faults on a corrupt frame
+    reporting = (
+        NativeFrame("_PyFrame_GetCode", "./Include/internal/pycore_frame.h", 81),
+        NativeFrame("dump_frame", "Python/traceback.c", 900),
+        NativeFrame("dump_traceback", "Python/traceback.c", 960),
+        NativeFrame("_Py_DumpTracebackThreads", "Python/traceback.c", 1040),
+        NativeFrame("fatal_error", "Python/pylifecycle.c", 3000),
+        NativeFrame("_PyObject_AssertFailed", "Objects/object.c", 2900),
+        NativeFrame("_Py_NegativeRefcount", "Objects/object.c", 240),
+        NativeFrame("Py_DECREF", "./Include/object.h", 896),
+    )
+    below = (NativeFrame("enum_next", "Objects/enumobject.c", 160), NativeFrame("builtin_next"))
+    assert native_frame_names(reporting + below) == native_frame_names(below)
+    assert native_frame_names(reporting + below)[0] == "enum_next"
+
+
 def test_header_precondition_keeps_function_and_expression_but_not_the_file() -> None:
     facts = CrashFacts(
         signal="SIGABRT",

@@ -84,7 +84,7 @@ The same scenario with the shared object replaced by sibling types:
 - `tuple`: no crash in 10 runs
 
 ---
-Found by threadstorm: bucket `c08d5e674d9d`, signature `assertion: Objects/unionobject.c | union_repr | PyTuple_Check(alias->args)`, seen twice in the campaign `runs/demo`.
+Found by threadstorm: bucket `f966617b0b08`, signature `assertion: Objects/unionobject.c | union_repr | PyTuple_Check(alias->args)`, seen twice in the campaign `runs/demo`.
 '''
 
 
@@ -101,7 +101,7 @@ def test_outside_contract_bug_report_says_so_first_and_offers_the_scenario(tmp_p
     )
     assert warning.startswith("> **Outside the thread-safety contract.**")
     assert "concurrent-init: re-running __init__" in warning
-    assert "`threadstorm repro runs/demo fa1551201f44 --out repro.py` writes one" in text
+    assert "`threadstorm repro runs/demo a847f088057c --out repro.py` writes one" in text
     assert '```json\n{"family":"reinit"' in text
     assert "The reproduction rate was not measured." in text
     assert "## Crash output\n\n```\nFatal Python error: Segmentation fault\n```" in text
@@ -123,12 +123,12 @@ def test_campaign_summary(tmp_path: Path) -> None:
     assert "## Bugs: 2" in text
     assert "## Outside the thread-safety contract: 1 (1 buckets)" in text
     assert (
-        "| `c08d5e674d9d` | crashed | 2 | 1 | 8/10 (80 %, 95 % CI 49-94 %) | "
+        "| `f966617b0b08` | crashed | 2 | 1 | 8/10 (80 %, 95 % CI 49-94 %) | "
         "union_repr (Objects/unionobject.c): PyTuple_Check(alias->args) |"
     ) in text
     assert text.index("## Bugs: 2") < text.index("## Outside the thread-safety contract")
-    assert "| concurrent-init | `PyObject_Repr` | `classmethod` | 1 | `fa1551201f44` |" in text
-    assert "### `fa1551201f44`" not in text  # outside-contract buckets get no section
+    assert "| concurrent-init | `PyObject_Repr` | `classmethod` | 1 | `a847f088057c` |" in text
+    assert "### `a847f088057c`" not in text  # outside-contract buckets get no section
     assert "- sibling types affected: `collections.deque`" in text
     assert "| `list` | crashed 2, raised 6, passed 90 |  |  |" in text
     assert "| typing | 1 | 1 | 0 | Union.__args__ (always raised) |" in text

@@ -24,21 +24,21 @@ outcomes  passed 160 · raised 6 · hung 1 · crashed 3 · harness_error 1
 Bugs: 2
 bug            status    count   buckets   best rate                      crash site
 ────────────────────────────────────────────────────────────────────────────────────────────────────
-c08d5e674d9d   crashed       2   1         8/10 (80 %, 95 % CI 49-94 %)   union_repr
+f966617b0b08   crashed       2   1         8/10 (80 %, 95 % CI 49-94 %)   union_repr
                                                                           (Objects/unionobject.c):
                                                                           PyTuple_Check(alias->args)
-f28882fe8e7d   hung          1   1         not measured                   hang: listiter_next |
+999c71631bb7   hung          1   1         not measured                   hang: listiter_next |
                                                                           obj.__next__()
 
 In-contract buckets: 2
 id             status    count   rate                           first seen   signature
 ────────────────────────────────────────────────────────────────────────────────────────────────────
-c08d5e674d9d   crashed       2   8/10 (80 %, 95 % CI 49-94 %)   +12 s        assertion:
+f966617b0b08   crashed       2   8/10 (80 %, 95 % CI 49-94 %)   +12 s        assertion:
                                                                              Objects/unionobject.c |
                                                                              union_repr |
                                                                              PyTuple_Check(alias->ar
                                                                              gs)
-f28882fe8e7d   hung          1   not measured                   +1m 15s      hang: listiter_next |
+999c71631bb7   hung          1   not measured                   +1m 15s      hang: listiter_next |
                                                                              obj.__next__()
 
 Outside the thread-safety contract: 1 (1 buckets)
@@ -66,7 +66,7 @@ Generation weights
 """
 
 OUTSIDE_BUCKET = """\
-bucket fa1551201f44: native: cm_repr | PyObject_Repr | list_repr
+bucket a847f088057c: native: cm_repr | PyObject_Repr | list_repr
 status    crashed
 contract  outside-contract (concurrent-init: re-running __init__ on a shared object is unsupported)
 seen      once, first at +40 s

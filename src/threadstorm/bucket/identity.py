@@ -6,7 +6,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-SIGNATURE_VERSION = 3
+SIGNATURE_VERSION = 4
 
 
 @dataclass(frozen=True)

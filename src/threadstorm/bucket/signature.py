@@ -51,6 +51,9 @@ version whenever a rule below changes, because stored bucket keys depend on them
    files and line numbers are dropped; compiler clone suffixes (``.constprop.0``, ``.isra.0``,
    ``.part.0``, ``.cold``) and ``__GI_`` are stripped; and these frames are dropped:
 
+   - every frame innermost of the outermost abort or report frame: when reporting a fatal
+     error faults again (faulthandler's dump reading a corrupt frame), the frames it called
+     belong to the reporter;
    - abort and report frames: ``abort``, ``raise``, ``__pthread_kill*``, ``__assert_fail*``,
      ``_Py_FatalError*``, ``fatal_error*``, ``faulthandler_*`` and its dump writers
      (``_Py_Dump*``, ``write_thread_id``...), ``_PyObject_AssertFailed``,
@@ -409,7 +412,7 @@ def native_frame_names(frames: tuple[NativeFrame, ...]) -> tuple[str, ...]:
     """The top ``NATIVE_FRAMES`` normalised names, innermost first (rule 2)."""
     names: list[str] = []
     first_named: str | None = None
-    for frame in frames:
+    for frame in frames[_past_the_report(frames) :]:
         name = normalised_name(frame)
         if name is None or is_abort_frame(name):
             continue
@@ -422,6 +425,21 @@ def native_frame_names(frames: tuple[NativeFrame, ...]) -> tuple[str, ...]:
     if not names and first_named is not None:
         names.append(first_named)
     return tuple(names)
+
+
+def _past_the_report(frames: tuple[NativeFrame, ...]) -> int:
+    """Where the failing code starts: just past the outermost abort frame, or 0 without one.
+
+    A second fault while a fatal error is reported (faulthandler's traceback dump reading a
+    corrupt frame through ``_PyFrame_GetCode``) stops the process inside the reporter; the
+    frames it called are the reporter's, and the bug is below the report (rule 2).
+    """
+    start = 0
+    for index, frame in enumerate(frames):
+        name = normalised_name(frame)
+        if name is not None and is_abort_frame(name):
+            start = index + 1
+    return start if start < len(frames) else 0
 
 
 def normalised_name(frame: NativeFrame) -> str | None:
