@@ -12,10 +12,13 @@ contract policy, so better bucketing cannot count as better search:
 - **useful**: share of runs of in-contract families that did not end ``raised`` (nor as a harness
   error);
 - **watch**: seconds until the first crash whose signature contains ``--watch`` (e.g. a planted
-  bug), when asked.
+  bug), when asked;
+- **coverage** (``--coverage``): per module, items exercised of the module's total surface (every
+  public class, function and member, reachable or not), and of what discovery could reach.
 
     .venv/bin/python benchmarks/bench_search.py --python PATH [--base REV] [--seeds 0,1,2,3,4]
         [--budget 600] [--modules builtins,types,typing,collections] [--path DIR] [--watch TEXT]
+        [--coverage]
 
 Campaigns run one at a time: the machine's cores belong to the campaign being measured.
 """
@@ -55,6 +58,7 @@ class Figures:
     useful: float
     bugs: frozenset[str]
     watch_s: float | None
+    coverage: dict[str, tuple[int, int, int]]  # module -> (total, reachable, exercised)
 
 
 def main() -> int:
@@ -67,6 +71,7 @@ def main() -> int:
     parser.add_argument("--path", action="append", default=[], help="extra sys.path folder")
     parser.add_argument("--watch", help="text of a signature to time the first crash of")
     parser.add_argument("--keep", type=Path, help="keep the campaign folders here")
+    parser.add_argument("--coverage", action="store_true", help="print per-module coverage")
     args = parser.parse_args()
     seeds = [int(seed) for seed in args.seeds.split(",")]
     with worktree(args.base) as old, tempfile.TemporaryDirectory() as scratch:
@@ -80,6 +85,9 @@ def main() -> int:
                 print(row_text(*rows[-1]), flush=True)
     print()
     print(table(rows))
+    if args.coverage:
+        print()
+        print(coverage_table(rows))
     return 0
 
 
@@ -121,6 +129,9 @@ def measure(out: Path, watch: str | None) -> Figures:
         crashes = db.execute(
             "SELECT time, scenario, evidence FROM crashes ORDER BY time"
         ).fetchall()
+        coverage_rows = db.execute(
+            "SELECT module, count(*), sum(reachable), sum(exercised) FROM coverage GROUP BY module"
+        ).fetchall()
     runs = sum(count for _, _, count in counts) or 1
     outside = sum(count for _, family, count in counts if family in OUTSIDE_FAMILIES)
     raised = sum(count for status, _, count in counts if status == "raised")
@@ -144,7 +155,11 @@ def measure(out: Path, watch: str | None) -> Figures:
             bugs.add(verdict.signature.title)
         if watch and watch in verdict.signature.title and watch_s is None:
             watch_s = time - started
-    return Figures(runs, outside / runs, raised / runs, useful / runs, frozenset(bugs), watch_s)
+    coverage = {module: (total, reachable, exercised) for module, total, reachable, exercised
+                in coverage_rows}  # fmt: skip
+    return Figures(
+        runs, outside / runs, raised / runs, useful / runs, frozenset(bugs), watch_s, coverage
+    )
 
 
 def row_text(seed: int, side: str, figures: Figures) -> str:
@@ -176,6 +191,26 @@ def table(rows: list[tuple[int, str, Figures]]) -> str:
         union = sorted(frozenset().union(*(f.bugs for _, name, f in rows if name == side)))
         lines.append(f"\n{side} in-contract crash sites:")
         lines += [f"  {title}" for title in union]
+    return "\n".join(lines)
+
+
+def coverage_table(rows: list[tuple[int, str, Figures]]) -> str:
+    """Per module and seed: exercised of total (and of reachable), old beside new."""
+    lines = [f"{'module':<12} seed  {'old: exercised/total (of reachable)':<38} new"]
+    modules = sorted({module for _, _, figures in rows for module in figures.coverage})
+    seeds = sorted({seed for seed, _, _ in rows})
+    for module in modules:
+        for seed in seeds:
+            cells = []
+            for side in ("old", "new"):
+                found = [f for s, name, f in rows if s == seed and name == side]
+                total, reachable, exercised = (
+                    found[0].coverage.get(module, (0, 0, 0)) if found else (0, 0, 0)
+                )
+                share = exercised / total if total else 0.0
+                of_reachable = exercised / reachable if reachable else 0.0
+                cells.append(f"{exercised:>4}/{total:<4} {share:6.1%} ({of_reachable:6.1%})")
+            lines.append(f"{module:<12} {seed:>4}  {cells[0]:<38} {cells[1]}")
     return "\n".join(lines)
 
 

@@ -27,6 +27,15 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from threadstorm.harness.composition import (
+    COMPANIONS,
+    COMPOSITION_ROUNDS,
+    MAX_PARTS,
+    MAX_TRIALS,
+    MEMBER_SECOND_CHANCES,
+    composite_calls,
+    second_chances,
+)
 from threadstorm.harness.trial_clock import Clock
 from threadstorm.harness.trial_values import (
     DATA_KINDS,
@@ -43,7 +52,6 @@ from threadstorm.harness.trial_values import (
     TUPLE,
     TYPING_MAKERS,
     WELL_KNOWN,
-    WORDS,
     argument_lists,
     arity,
     implementation,
@@ -57,7 +65,7 @@ from threadstorm.harness.trial_values import (
     type_name,
     wanted,
 )
-from threadstorm.harness.values import build
+from threadstorm.harness.values import build, resolve
 from threadstorm.scenario.codec import recipe_to_json
 from threadstorm.scenario.model import Call, Make, Recipe, Ref
 
@@ -296,6 +304,21 @@ class Discovery:
             status, obj = self.clock.timed(build, known, {})
             if status == "ok" and type(obj) is cls:
                 self.admit(obj, known, "known", path, module)
+        if not self.by_type.get(type_name(cls)):
+            self.construct_from(module, path, cls, second_chances(low, high, self.parts(module)))
+        self.settle_constructed(path, cls)
+
+    def construct_from(self, module: str, path: str, cls: type,
+                       trials: Iterable[tuple[Recipe, ...]]) -> None:  # fmt: skip
+        """Try ``cls`` with second-chance argument lists until one instance is built."""
+        for arguments in itertools.islice(trials, MAX_TRIALS):
+            recipe = Call(Ref(path), arguments)
+            status, obj = self.clock.timed(build, recipe, {})
+            if status == "ok" and isinstance(obj, cls):
+                self.admit(obj, recipe, "constructor", path, module)
+                return
+
+    def settle_constructed(self, path: str, cls: type) -> None:
         built = self.by_type.get(type_name(cls), [])
         accepts = bool(built) and self.accepts_iterable(path, cls)
         for subject in built:
@@ -339,13 +362,29 @@ class Discovery:
             return
         probes = self.probes_of(module)
         low, high, _ = arity(func)
-        pools = ((ONE_ARG_POOL, PAIR_POOL, MAX_FUNCTION_TRIALS), (WORDS, WORDS, 12))
         changed = False
-        for ones, pairs, most in pools:  # words only when the pools found nothing
-            for arguments in itertools.islice(self.calls(low, high, ones, pairs), most):
-                if len(item["args"]) >= 3 or (item["args"] and ones is WORDS):
-                    break
-                changed = self.function_trial(path, arguments, item, probes, admit) or changed
+        trials = self.calls(low, high, ONE_ARG_POOL, PAIR_POOL)
+        for arguments in itertools.islice(trials, MAX_FUNCTION_TRIALS):
+            if len(item["args"]) >= 3:
+                break
+            changed = self.function_trial(path, arguments, item, probes, admit) or changed
+        if not item["args"]:  # words and other objects only when the pools found nothing
+            trials = second_chances(low, high, self.parts(module))
+            changed = self.first_success(path, item, trials, probes, admit) or changed
+        self.settle_function(item, path, changed)
+
+    def first_success(self, path: str, item: dict[str, Any],
+                      trials: Iterable[tuple[Recipe, ...]], probes: list[Callable[[], Any]],
+                      admit: bool) -> bool:  # fmt: skip
+        """Call a function with ``trials`` until one completes; whether the module changed."""
+        changed = False
+        for arguments in itertools.islice(trials, MAX_TRIALS):
+            changed = self.function_trial(path, arguments, item, probes, admit) or changed
+            if item["args"]:
+                break
+        return changed
+
+    def settle_function(self, item: dict[str, Any], path: str, changed: bool) -> None:
         item["reachable"] = bool(item["args"])
         item["reason"] = None if item["args"] else "always raised"
         self.function_role(item, path, changed)
@@ -435,6 +474,61 @@ class Discovery:
             if status == "ok":
                 self.admit(result, recipe, "maker", f"make:{recipe.maker}", module, force=True)
 
+    # ----------------------------------------------------------------- composition
+
+    def compose(self) -> None:
+        """Classes nothing built and functions that always raised, given other objects.
+
+        Each round offers the parts built so far (``composition``); a subject built in one round
+        is a part in the next, so a text wrapper over a buffered reader over a byte stream is
+        reached in two.
+        """
+        for _ in range(COMPOSITION_ROUNDS):
+            before = len(self.subjects)
+            for module, path, cls in self.classes:
+                if self.by_type.get(type_name(cls)) or self.denied(path, type_name(cls)):
+                    continue
+                if self.clock.enter(f"compose:{path}"):
+                    continue
+                low, high, _ = arity(cls)
+                trials = composite_calls(low, high, self.parts(module))
+                self.construct_from(module, path, cls, trials)
+                if self.by_type.get(type_name(cls)):
+                    self.unreached.pop(f"class:{path}", None)
+                    self.settle_constructed(path, cls)
+            for module, path, _, item in self.functions:
+                if item["reason"] == "always raised" and not self.clock.enter(f"compose:{path}"):
+                    self.compose_function(module, path, item, self.parts(module))
+            if len(self.subjects) == before:
+                break
+
+    def compose_function(self, module: str, path: str, item: dict[str, Any],
+                         parts: list[Recipe]) -> None:  # fmt: skip
+        status, func = self.clock.timed(resolve, path)
+        if status != "ok":
+            return
+        low, high, _ = arity(func)
+        trials = composite_calls(low, high, parts)
+        changed = self.first_success(path, item, trials, self.probes_of(module), True)
+        self.settle_function(item, path, changed)
+
+    def parts(self, module: str) -> list[Recipe]:
+        """Recipes to build arguments from: the companions, ``module``'s own subjects, then the
+        other target modules' subjects, at most ``MAX_PARTS``.
+
+        Module-level objects are left out (a composite could close or fill the one shared
+        ``sys.stdout``), and so are derived subjects (iterators) and typing makers' values.
+        """
+        buildable = [
+            subject
+            for subject in self.subjects
+            if not isinstance(subject.recipe, Ref)
+            and subject.origin in ("constructor", "factory", "known")
+        ]
+        own = [subject.recipe for subject in buildable if subject.module == module]
+        others = [subject.recipe for subject in buildable if subject.module != module]
+        return list(dict.fromkeys([*COMPANIONS, *own, *others]))[:MAX_PARTS]
+
     # ----------------------------------------------------------------- exploring subjects
 
     def fresh(self, subject: Subject) -> tuple[str, Any]:
@@ -474,7 +568,8 @@ class Discovery:
         """What the type offers, plus the instance's own attributes (not the class's, for a
         class: those belong to its instances)."""
         status, names = self.clock.timed(dir, type(obj))
-        own = getattr(obj, "__dict__", None)
+        # a dead weak proxy raises ReferenceError, which getattr's default does not catch
+        own = self.clock.timed(getattr, obj, "__dict__", None)[1]
         found = set(names if status == "ok" else ()) | set(own if isinstance(own, dict) else ())
         return sorted(name for name in found if isinstance(name, str) and wanted(name))
 
@@ -539,11 +634,32 @@ class Discovery:
         bound = self.clock.timed(getattr, scratch, name)[1] if status == "ok" else None
         low, high, _ = arity(bound) if callable(bound) else (0, None, None)
         member["min_args"], member["max_args"] = low, high
+        changed, completed = self.member_trials(
+            subject, member, self.member_calls(subject, member, low, high)
+        )
+        if not completed and (high is None or high > 0):  # it may want words or an object
+            second = second_chances(low, high, self.parts(subject.module))
+            changed, completed = self.member_trials(subject, member, second, MEMBER_SECOND_CHANCES)
+        member["reachable"] = completed
+        member["reason"] = None if completed else "always raised"
+        if changed and not subject.unstable:
+            member["role"], member["role_source"] = "mutator", "observed"
+        elif completed and not subject.unstable and not name_says_mutator(name):
+            member["role_source"] = "observed"
+        else:
+            self.name_role(member, subject)
+
+    def member_trials(self, subject: Subject, member: dict[str, Any],
+                      calls: Iterable[tuple[Recipe, ...]],
+                      most: int = MAX_MEMBER_TRIALS) -> tuple[bool, bool]:  # fmt: skip
+        """Up to ``most`` calls of the member; whether one changed its object, and whether one
+        completed (returned, or raised anything but ``TypeError``)."""
+        name = member["name"]
         per_arity: dict[int, int] = {}
         changed = completed = False
         tried = 0
-        for arguments in self.member_calls(subject, member, low, high):
-            if tried >= MAX_MEMBER_TRIALS or len(member["args"]) >= MAX_CANDIDATES:
+        for arguments in calls:
+            if tried >= most or len(member["args"]) >= MAX_CANDIDATES:
                 break
             if per_arity.get(len(arguments), 0) >= 2:
                 continue
@@ -557,14 +673,7 @@ class Discovery:
             changed = changed or did_change
             if outcome == "ok" and not arguments:
                 self.derive(subject, member, result)
-        member["reachable"] = completed
-        member["reason"] = None if completed else "always raised"
-        if changed and not subject.unstable:
-            member["role"], member["role_source"] = "mutator", "observed"
-        elif completed and not subject.unstable and not name_says_mutator(name):
-            member["role_source"] = "observed"
-        else:
-            self.name_role(member, subject)
+        return changed, completed
 
     def member_calls(self, subject: Subject, member: dict[str, Any], low: int,
                      high: int | None) -> Iterator[tuple[Recipe, ...]]:  # fmt: skip

@@ -29,7 +29,7 @@ import warnings
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from threadstorm.harness import discovery, trial_clock, trial_values
+from threadstorm.harness import composition, discovery, trial_clock, trial_values
 from threadstorm.harness.discovery import SURFACE_VERSION, Discovery, is_denied
 from threadstorm.harness.trial_clock import Clock
 from threadstorm.harness.trial_values import DATA_KINDS, name_says_state_change
@@ -40,7 +40,13 @@ TRIAL_SECONDS = 1.0
 
 # The modules whose source is the discovery code: the controller's surface cache key hashes them
 # (``generate.surface``), so a change to any of them invalidates cached surfaces.
-DISCOVERY_FILES = (__file__, discovery.__file__, trial_values.__file__, trial_clock.__file__)
+DISCOVERY_FILES = (
+    __file__,
+    discovery.__file__,
+    composition.__file__,
+    trial_values.__file__,
+    trial_clock.__file__,
+)
 
 
 def discover(
@@ -94,6 +100,7 @@ def _discover_loaded(run: Discovery, loaded: list[tuple[dict[str, Any], Any]]) -
         run.take_object(module_name, path, obj)
     for module_name, path, obj in [*run.objects, *run.classes]:
         run.subscript(module_name, path, obj)
+    run.compose()
     index = 0
     while index < len(run.subjects):  # exploring a subject may derive new ones
         run.explore(run.subjects[index])

@@ -93,9 +93,6 @@ MEMBER_POOL: tuple[Recipe, ...] = (
     TUPLE, DICT, INT_TYPE,
 )  # fmt: skip
 MEMBER_PAIRS: tuple[Recipe, ...] = (Lit(0), Lit(1), Lit("abc"), LIST)
-# Second chances for module functions that refused the pools: the words settings take
-# (an encoding, an error handler, a warnings action, a locale, a number as text).
-WORDS: tuple[Recipe, ...] = _lits("utf-8", "ignore", "strict", "default", "1.5", "C")
 SUBSCRIPTS: tuple[Recipe, ...] = (
     INT_TYPE,
     Collection("tuple", (INT_TYPE, STR_TYPE)),
