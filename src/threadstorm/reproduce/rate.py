@@ -72,7 +72,7 @@ def run_script(
     started = time.monotonic()
     with confined_script(interpreter, script.read_text("utf-8"), confinement, timeout_s) as run:
         process = subprocess.Popen(
-            run.argv,
+            [*run.prefix, *run.argv],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,

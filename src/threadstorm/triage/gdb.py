@@ -62,19 +62,24 @@ def gdb_command(gdb: str, program: Sequence[str]) -> list[str]:
 
 
 def native_backtrace(
-    program: Sequence[str], timeout_s: float, env: dict[str, str], cwd: Path | None = None
+    program: Sequence[str],
+    timeout_s: float,
+    env: dict[str, str],
+    cwd: Path | None = None,
+    prefix: Sequence[str] = (),
 ) -> str | None:
     """Run ``program`` (an argv) under gdb once; the whole gdb text if it stopped on a fatal
     signal.
 
-    Returns None when the program exited by itself (no crash this time), when the time ran out
-    (gdb and the program are killed), or when gdb is not installed.
+    ``prefix`` goes before gdb's command line (``ScriptRun.prefix``: into the run's pids
+    cgroup).  Returns None when the program exited by itself (no crash this time), when the
+    time ran out (gdb and the program are killed), or when gdb is not installed.
     """
     gdb = find_gdb()
     if gdb is None:
         return None
     process = subprocess.Popen(
-        gdb_command(gdb, program),
+        [*prefix, *gdb_command(gdb, program)],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
