@@ -5,6 +5,7 @@ running one, are read through ``read_capped``: the output is read as it comes (s
 never blocks on a full pipe), and only its head and its newest tail are kept, by the same rule
 as a campaign child's stderr (``harness.pipes.append_capped``, at most ``MAX_STDERR`` bytes).
 The end of the output, where a crash report or gdb's backtraces are, is always kept.
+``read_file_capped`` keeps the same of a file a process wrote (a fork server's own stderr).
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO
 
-from threadstorm.harness.pipes import KILL_GRACE_S, MAX_STDERR, append_capped
+from threadstorm.harness.pipes import KILL_GRACE_S, MAX_STDERR, TRUNCATED, append_capped
 
-CAP_BYTES = MAX_STDERR + 64  # the most ``read_capped`` keeps: the cap and the truncation note
+CAP_BYTES = MAX_STDERR + len(TRUNCATED)  # the most kept: the cap and the truncation note
 
 
 @dataclass(frozen=True)
@@ -79,3 +81,20 @@ def _read(stream: IO[bytes], deadline: float, kill: Callable[[], None]) -> tuple
             append_capped(kept, chunk)
     stream.close()
     return bytes(kept), timed_out
+
+
+def read_file_capped(path: Path) -> bytes:
+    """The head and the tail of the file at ``path`` (``CAP_BYTES`` at most), as
+    ``read_capped`` keeps them; empty when it cannot be read."""
+    half = MAX_STDERR // 2
+    try:
+        with path.open("rb") as handle:
+            size = handle.seek(0, os.SEEK_END)
+            handle.seek(0)
+            if size <= MAX_STDERR:
+                return handle.read()
+            head = handle.read(half)
+            handle.seek(size - half)
+            return head + TRUNCATED + handle.read(half)
+    except OSError:
+        return b""

@@ -24,6 +24,7 @@ from threadstorm.errors import HarnessError, TargetError
 from threadstorm.harness.protocol import decode, encode
 from threadstorm.scenario.codec import recipe_to_json, scenario_to_json
 from threadstorm.scenario.model import Recipe, Scenario, SharedObject
+from threadstorm.target.capped_output import read_file_capped
 from threadstorm.target.interpreter import Interpreter
 from threadstorm.target.pids_group import TASK_LIMIT, PidsGroup, make_group
 from threadstorm.target.stale import mark_owner
@@ -258,13 +259,11 @@ class HarnessSession:
         return self._process is not None and self._process.poll() is None
 
     def server_stderr(self) -> str:
-        """What the fork server itself wrote to stderr (for diagnosing harness errors)."""
+        """What the fork server itself wrote to stderr (for diagnosing harness errors): its head
+        and tail, however much an import printed (``capped_output.read_file_capped``)."""
         if self._folder is None:
             return ""
-        try:
-            return (self._folder / "server.stderr").read_text("utf-8", "replace")
-        except OSError:
-            return ""
+        return read_file_capped(self._folder / "server.stderr").decode("utf-8", "replace")
 
     def close(self) -> None:
         """Stop the server and every process in its group (all of them ours); remove the folder."""
