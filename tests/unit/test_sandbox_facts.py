@@ -60,6 +60,14 @@ def test_layers_that_are_off_are_warned_about() -> None:
     assert sandbox_summary({}) == "?, ?"  # an older store: unknown, not "on"
 
 
+def test_a_pids_cgroup_binds_root() -> None:
+    root = {"network_isolated": True, "process_limit_binds": False, "pids_group": True}
+    assert sandbox_warnings(root) == []
+    assert sandbox_summary(root) == "network isolated, process limit on (pids cgroup)"
+    bare = {**root, "pids_group": False}
+    assert "no pids cgroup could be made" in sandbox_warnings(bare)[0]
+
+
 def test_the_report_carries_the_sandbox_warnings() -> None:
     facts = TargetFacts.from_config({"free_threaded": True, "network_isolated": False})
     assert any("network isolation is OFF" in warning for warning in facts.warnings)

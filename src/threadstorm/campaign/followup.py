@@ -251,7 +251,7 @@ class FollowUp:
             with confined_script(
                 self.context.interpreter, script, confinement, GDB_TIMEOUT_S
             ) as run:
-                text = native_backtrace(run.argv, GDB_TIMEOUT_S, run.env, run.cwd)
+                text = native_backtrace(run.argv, GDB_TIMEOUT_S, run.env, run.cwd, run.prefix)
             if text:
                 with self.lock:
                     self.store.set_backtrace(key, text)

@@ -34,6 +34,7 @@ from threadstorm.generate.surface import Surface, load_surface
 from threadstorm.scenario.simplicity import sort_key
 from threadstorm.store.db import Store
 from threadstorm.target.interpreter import Interpreter, discover
+from threadstorm.target.pids_group import clean_stale_groups
 from threadstorm.target.sandbox_facts import sandbox_warnings
 from threadstorm.target.session import HarnessSession
 from threadstorm.target.stale import clean_stale
@@ -79,6 +80,7 @@ class Campaign:
         cannot be used, so a bad command line leaves no half-made campaign behind.
         """
         clean_stale()  # folders of controllers killed before they could remove them
+        clean_stale_groups()  # and their empty pids cgroups
         try:
             self.start_sessions()
             self.surface = self.discover_surface()

@@ -20,6 +20,7 @@ from typing import Any
 from threadstorm.harness.protocol import decode
 
 MAX_STDERR = 1 << 20  # keep at most this much raw stderr per run (head and tail)
+TRUNCATED = b"\n[threadstorm: output truncated]\n"  # where the middle was dropped
 KILL_GRACE_S = 1.0  # time between the stack dump request and SIGKILL
 END_EVENTS = frozenset({"done", "setup_failed"})
 
@@ -124,7 +125,7 @@ def append_capped(buffer: bytearray, chunk: bytes) -> None:
     if len(buffer) > MAX_STDERR:
         half = MAX_STDERR // 2
         del buffer[half : len(buffer) - half]
-        buffer[half:half] = b"\n[threadstorm: output truncated]\n"
+        buffer[half:half] = TRUNCATED
 
 
 def send_signal(pid: int, signum: int) -> None:

@@ -18,6 +18,7 @@ from threadstorm.bucket.judge import judge
 from threadstorm.campaign.hangs import run_confirmed
 from threadstorm.rate import Rate
 from threadstorm.scenario.model import Scenario
+from threadstorm.target.capped_output import read_capped
 from threadstorm.target.confined_script import Confinement, confined_script
 from threadstorm.target.interpreter import Interpreter
 from threadstorm.target.session import HarnessSession
@@ -63,11 +64,15 @@ def run_script(
     interpreter: Interpreter, script: Path, timeout_s: float, confinement: Confinement
 ) -> Evidence:
     """Run a reproducer once in a fresh target process, confined like a campaign child (a copy
-    in a private folder, ``target.confined_script``); return its evidence."""
+    in a private folder, ``target.confined_script``); return its evidence.
+
+    Its stdout is thrown away and its stderr kept capped (``target.capped_output``): a script
+    may print without end.
+    """
     started = time.monotonic()
     with confined_script(interpreter, script.read_text("utf-8"), confinement, timeout_s) as run:
         process = subprocess.Popen(
-            run.argv,
+            [*run.prefix, *run.argv],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -75,21 +80,15 @@ def run_script(
             cwd=run.cwd,
             start_new_session=True,
         )
-        timed_out = False
-        try:
-            _, stderr = process.communicate(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            process.kill()  # by pid: the process we started
-            _, stderr = process.communicate()
+        captured = read_capped(process, timeout_s, process.kill)  # by pid: the one we started
     returncode = process.returncode
     wait_status = (-returncode) & 0x7F if returncode < 0 else (returncode & 0xFF) << 8
     return Evidence(
         wait_status=wait_status,
         exit_code=returncode,
-        timed_out=timed_out,
+        timed_out=captured.timed_out,
         duration_s=time.monotonic() - started,
-        stderr=stderr,
+        stderr=captured.output,
         messages=({"event": "done", "status": "passed"},) if returncode == 0 else (),
     )
 

@@ -6,6 +6,8 @@ through ``threadstorm.harness.script``: network namespace where available, the c
 modules imported, then the scenario child's confinement (audit guard, rlimits, private folder,
 disarmed calls), then the script.  Rates of repro scripts, ``repro --runs`` and gdb backtraces
 all start scripts this way; the folder is removed afterwards, with whatever the script wrote.
+Where a pids cgroup can be made (``target.pids_group``), the run starts inside one
+(``ScriptRun.prefix``), and whatever it left running is killed with the group.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 
 from threadstorm.harness.confine import cpu_seconds_per_thread
 from threadstorm.target.interpreter import Interpreter
+from threadstorm.target.pids_group import TASK_LIMIT, pids_group
 from threadstorm.target.session import ship_harness, target_environment
 from threadstorm.target.stale import mark_owner
 
@@ -42,6 +45,7 @@ class Confinement:
     modules: tuple[str, ...] = ()
     paths: tuple[str, ...] = ()
     threads: int = 1
+    tasks: int = TASK_LIMIT  # the run's pids cgroup allows this many processes and threads
 
     def script_limits(self, seconds: float) -> dict[str, int]:
         return {**self.limits, "cpu_seconds": cpu_seconds_per_thread(seconds)}
@@ -49,11 +53,17 @@ class Confinement:
 
 @dataclass(frozen=True)
 class ScriptRun:
-    """How to start one confined run of a script."""
+    """How to start one confined run of a script.
+
+    ``prefix`` goes before the command that starts it (the script's ``argv``, or gdb running
+    it): it moves the command into the run's pids cgroup (``target.pids_group``); empty where
+    none could be made.
+    """
 
     argv: list[str]
     env: dict[str, str]
     cwd: Path
+    prefix: tuple[str, ...] = ()
 
 
 @contextmanager
@@ -75,6 +85,7 @@ def confined_script(
             str(confinement.threads + 1), str(path), *confinement.modules,
         ]  # fmt: skip
         env = target_environment(interpreter, sandbox, confinement.paths, script=True)
-        yield ScriptRun(argv, env, sandbox)
+        with pids_group(confinement.tasks) as group:
+            yield ScriptRun(argv, env, sandbox, group.prefix() if group else ())
     finally:
         shutil.rmtree(folder, ignore_errors=True)

@@ -2,10 +2,12 @@
 
 The fork server reports whether it moved into an empty network namespace (``network_isolated``:
 it needs the privilege to unshare one) and whether the process-count limit binds it
-(``process_limit_binds``: RLIMIT_NPROC does not bind root).  Silence about either would let a
-user believe fuzzed calls cannot reach the network or fork without end.  ``sandbox_warnings``
-turns the facts into the warnings printed by ``interpreters``, by a campaign as it starts, and
-kept with the target's facts in the store for the reports.
+(``process_limit_binds``: RLIMIT_NPROC does not bind root); the session adds whether its process
+tree runs in a pids cgroup (``pids_group``, ``target.pids_group``: the ceiling that binds root).
+Silence about any of them would let a user believe fuzzed calls cannot reach the network or
+fork without end.  ``sandbox_warnings`` turns the facts into the warnings printed by
+``interpreters``, by a campaign as it starts, and kept with the target's facts in the store for
+the reports.
 """
 
 from __future__ import annotations
@@ -22,10 +24,12 @@ def sandbox_warnings(facts: Mapping[str, Any]) -> list[str]:
             "network isolation is OFF: fuzzed calls are refused sockets by the audit guard only "
             "(an empty network namespace needs root or unprivileged user namespaces)"
         )
-    if facts.get("process_limit_binds") is False:
+    if facts.get("process_limit_binds") is False and not facts.get("pids_group"):
         warnings.append(
-            "the process-count limit does not bind this user (root): the audit guard refuses "
-            "fork from Python, but a fork from C code is not limited; run as an ordinary user"
+            "the process-count limit does not bind this user (root) and no pids cgroup could be "
+            "made (cgroup v2 with the pids controller, or a v1 pids hierarchy): the audit guard "
+            "refuses fork from Python, but a fork from C code is not limited; run as an ordinary "
+            "user"
         )
     return warnings
 
@@ -38,5 +42,7 @@ def sandbox_summary(facts: Mapping[str, Any]) -> str:
         return "?" if value is None else (on if value else off)
 
     network = state("network_isolated", "network isolated", "network NOT isolated")
-    processes = state("process_limit_binds", "process limit on", "process limit off (root)")
+    cgroup = facts.get("pids_group")
+    root = "process limit on (pids cgroup)" if cgroup else "process limit off (root)"
+    processes = state("process_limit_binds", "process limit on", root)
     return f"{network}, {processes}"

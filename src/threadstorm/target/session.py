@@ -3,8 +3,8 @@
 The harness zone (``threadstorm.harness`` and ``threadstorm.scenario``, standard library only) is
 copied into the session's sandbox folder and put on the target's ``sys.path``, so a bare debug or
 sanitizer build needs nothing installed.  The server runs in its own process group, with a
-scrubbed environment, inside that sandbox folder; closing the session ends exactly the processes
-it started.
+scrubbed environment, inside that sandbox folder, and in a pids cgroup of its own where one can
+be made (``target.pids_group``); closing the session ends exactly the processes it started.
 """
 
 from __future__ import annotations
@@ -24,7 +24,9 @@ from threadstorm.errors import HarnessError, TargetError
 from threadstorm.harness.protocol import decode, encode
 from threadstorm.scenario.codec import recipe_to_json, scenario_to_json
 from threadstorm.scenario.model import Recipe, Scenario, SharedObject
+from threadstorm.target.capped_output import read_file_capped
 from threadstorm.target.interpreter import Interpreter
+from threadstorm.target.pids_group import TASK_LIMIT, PidsGroup, make_group
 from threadstorm.target.stale import mark_owner
 from threadstorm.target.tsan import combined_suppressions, tsan_options
 from threadstorm.triage.evidence import Evidence
@@ -97,6 +99,7 @@ class HarnessSession:
         self._process: subprocess.Popen[bytes] | None = None
         self._replies: IO[bytes] | None = None
         self._folder: Path | None = None
+        self._group: PidsGroup | None = None
         self._next_id = 0
 
     def __enter__(self) -> HarnessSession:
@@ -115,9 +118,11 @@ class HarnessSession:
         ship = ship_harness(self._folder / "ship")
         reply_r, reply_w = os.pipe()
         log = open(self._folder / "server.stderr", "wb")  # noqa: SIM115 - lives with the process
+        self._group = make_group(TASK_LIMIT)  # the server's whole tree, where a group can be made
         try:
             self._process = subprocess.Popen(
                 [
+                    *(self._group.prefix() if self._group else ()),
                     str(self.interpreter.path),
                     "-X",
                     "faulthandler",
@@ -137,6 +142,10 @@ class HarnessSession:
                 cwd=sandbox,
                 start_new_session=True,
             )
+        except OSError:
+            os.close(reply_r)
+            self.close()  # the folder and the group
+            raise
         finally:
             os.close(reply_w)
             log.close()
@@ -149,8 +158,8 @@ class HarnessSession:
                 f"{self.interpreter.path} died while starting the threadstorm harness "
                 f"({detail[0][:200]}); check that it runs: {self.interpreter.path} -c 'print(1)'"
             )
-        self.facts = ready
-        return ready
+        self.facts = {**ready, "pids_group": self._group is not None}
+        return self.facts
 
     def run(self, scenario: Scenario, timeout: float = 10.0, reuse: int = 1) -> Evidence:
         """Run one scenario in a child; return what it left behind.
@@ -250,13 +259,11 @@ class HarnessSession:
         return self._process is not None and self._process.poll() is None
 
     def server_stderr(self) -> str:
-        """What the fork server itself wrote to stderr (for diagnosing harness errors)."""
+        """What the fork server itself wrote to stderr (for diagnosing harness errors): its head
+        and tail, however much an import printed (``capped_output.read_file_capped``)."""
         if self._folder is None:
             return ""
-        try:
-            return (self._folder / "server.stderr").read_text("utf-8", "replace")
-        except OSError:
-            return ""
+        return read_file_capped(self._folder / "server.stderr").decode("utf-8", "replace")
 
     def close(self) -> None:
         """Stop the server and every process in its group (all of them ours); remove the folder."""
@@ -274,6 +281,9 @@ class HarnessSession:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+        group, self._group = self._group, None
+        if group is not None:
+            group.end()  # what the server's children left, forked past its process group
         if self._replies is not None:
             self._replies.close()
             self._replies = None

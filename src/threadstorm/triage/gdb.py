@@ -6,7 +6,9 @@ confined script runner of ``target.confined_script``, so the debugged process is
 campaign child, never the bare script): it runs the program, and
 when the program stops on a signal, ``thread apply all bt`` prints every thread's stack with
 symbol names (debug builds carry them).  The text is returned as it is, for the store and the
-report; ``parsers.parse_gdb_backtrace`` reads it.
+report; ``parsers.parse_gdb_backtrace`` reads it.  The program's own output goes into the same
+text, so it is read capped (``target.capped_output``): its head and its tail, where gdb's
+backtraces are, are kept however much the program prints.
 
 Crashes are flaky: one run under gdb may pass.  Retrying is the caller's business (the same
 script, a few times, within its budget); this module makes one attempt.
@@ -26,6 +28,7 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
+from threadstorm.target.capped_output import read_capped
 from threadstorm.triage.parsers import parse_gdb_backtrace
 
 FATAL_SIGNAL_NAMES = frozenset({"SIGSEGV", "SIGABRT", "SIGBUS", "SIGILL", "SIGFPE", "SIGTRAP"})
@@ -59,19 +62,24 @@ def gdb_command(gdb: str, program: Sequence[str]) -> list[str]:
 
 
 def native_backtrace(
-    program: Sequence[str], timeout_s: float, env: dict[str, str], cwd: Path | None = None
+    program: Sequence[str],
+    timeout_s: float,
+    env: dict[str, str],
+    cwd: Path | None = None,
+    prefix: Sequence[str] = (),
 ) -> str | None:
     """Run ``program`` (an argv) under gdb once; the whole gdb text if it stopped on a fatal
     signal.
 
-    Returns None when the program exited by itself (no crash this time), when the time ran out
-    (gdb and the program are killed), or when gdb is not installed.
+    ``prefix`` goes before gdb's command line (``ScriptRun.prefix``: into the run's pids
+    cgroup).  Returns None when the program exited by itself (no crash this time), when the
+    time ran out (gdb and the program are killed), or when gdb is not installed.
     """
     gdb = find_gdb()
     if gdb is None:
         return None
     process = subprocess.Popen(
-        gdb_command(gdb, program),
+        [*prefix, *gdb_command(gdb, program)],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -79,12 +87,10 @@ def native_backtrace(
         cwd=cwd,
         start_new_session=True,
     )
-    try:
-        output, _ = process.communicate(timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        _kill_session(process)
+    captured = read_capped(process, timeout_s, lambda: _kill_session(process))
+    if captured.timed_out:
         return None
-    text = output.decode("utf-8", "replace")
+    text = captured.output.decode("utf-8", "replace")
     return text if stopped_on_fatal_signal(text) else None
 
 
@@ -99,7 +105,7 @@ def stopped_on_fatal_signal(text: str) -> bool:
 
 
 def _kill_session(process: subprocess.Popen[bytes]) -> None:
-    """Kill gdb's group and every process of the session we created for it, then reap gdb.
+    """Kill gdb's group and every process of the session we created for it (reaped later).
 
     gdb is not reaped yet, so its pid (which is the session and group id) cannot be reused:
     whatever carries that session id was started by us.
@@ -110,7 +116,6 @@ def _kill_session(process: subprocess.Popen[bytes]) -> None:
             os.kill(pid, signal.SIGKILL)
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signal.SIGKILL)
-    process.communicate()
 
 
 def _session_members(session: int) -> list[int]:
