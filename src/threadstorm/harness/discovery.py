@@ -22,6 +22,7 @@ import os
 import pkgutil
 import platform
 import sys
+import tempfile
 import types
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -144,7 +145,7 @@ def new_item(name: str, kind: str, obj: Any, owner: str | None = None,
 class Discovery:
     """The state of one discovery run; ``discover`` drives it."""
 
-    def __init__(self, deny: list[str], clock: Clock) -> None:
+    def __init__(self, deny: list[str], clock: Clock, scratch: str | None = None) -> None:
         self.deny = list(deny)
         self.clock = clock
         self.modules: list[dict[str, Any]] = []
@@ -159,6 +160,20 @@ class Discovery:
         self.unreached: dict[str, str] = {}  # progress key -> reason
         self.mro_names: set[str] = set()  # every class some subject is an instance of
         self.probes: dict[str, list[Callable[[], Any]]] = {}  # module -> state probes
+        self.scratch = scratch  # where each unit of work gets an empty folder (None: stay put)
+
+    def enter(self, key: str, patience: float = 1.0) -> str | None:
+        """Start a unit of work (``Clock.enter``) in an empty working folder of its own.
+
+        A scenario's child starts in an empty private folder, so a recipe must not depend on a
+        file some earlier trial left behind (``bz2.BZ2File('abc')`` opens a file that
+        ``sqlite3.connect('abc')`` created): each unit's trials see only their own files.
+        """
+        why = self.clock.enter(key, patience)
+        if why is None and self.scratch is not None:
+            with contextlib.suppress(OSError):
+                os.chdir(tempfile.mkdtemp(prefix="unit-", dir=self.scratch))
+        return why
 
     # ----------------------------------------------------------------- modules and items
 
@@ -176,7 +191,7 @@ class Discovery:
             self.module_names.add(name)
             if entry["error"] is not None:
                 continue
-            why = self.clock.enter(f"import:{name}", patience=4.0)
+            why = self.enter(f"import:{name}", patience=4.0)
             status, module = (
                 ("skipped", why)
                 if why
@@ -191,7 +206,7 @@ class Discovery:
 
     def walk(self, package: str, errors: dict[str, str]) -> list[str]:
         """The package and its public submodules, sorted; import failures go to ``errors``."""
-        why = self.clock.enter(f"walk:{package}", patience=8.0)
+        why = self.enter(f"walk:{package}", patience=8.0)
         if why:
             errors[package] = why
             return [package]
@@ -284,7 +299,7 @@ class Discovery:
         """Try the class's constructor with pool values; keep what succeeds."""
         if self.denied(path, type_name(cls)):
             return
-        why = self.clock.enter(f"class:{path}")
+        why = self.enter(f"class:{path}")
         if why:
             self.unreached[f"class:{path}"] = why
             return
@@ -356,7 +371,7 @@ class Discovery:
         if self.denied(path, own_name(func)):
             item["reason"] = "denied"
             return
-        why = self.clock.enter(f"function:{path}")
+        why = self.enter(f"function:{path}")
         if why:
             item["reason"] = why
             return
@@ -446,7 +461,7 @@ class Discovery:
         cls = type(obj)
         if isinstance(obj, SCALARS + NOT_SUBJECTS) or self.denied(path):
             return
-        if self.by_type.get(type_name(cls)) or self.clock.enter(f"object:{path}"):
+        if self.by_type.get(type_name(cls)) or self.enter(f"object:{path}"):
             return
         self.admit(obj, Ref(path), "object", path, module)
 
@@ -454,7 +469,7 @@ class Discovery:
         """``obj[int]``-style generics and typing forms, one subject per new type."""
         if not (hasattr(type(obj), "__getitem__") or hasattr(obj, "__class_getitem__")):
             return
-        if self.denied(path) or self.clock.enter(f"subscript:{path}"):
+        if self.denied(path) or self.enter(f"subscript:{path}"):
             return
         for argument in SUBSCRIPTS:
             recipe = Call(Ref("operator.getitem"), (Ref(path), argument))
@@ -468,7 +483,7 @@ class Discovery:
         """The typing makers' values (large unions, generic aliases) are always subjects."""
         for recipe in TYPING_MAKERS:
             assert isinstance(recipe, Make)
-            if self.clock.enter(f"make:{recipe.maker}"):
+            if self.enter(f"make:{recipe.maker}"):
                 continue
             status, result = self.clock.timed(build, recipe, {})
             if status == "ok":
@@ -488,7 +503,7 @@ class Discovery:
             for module, path, cls in self.classes:
                 if self.by_type.get(type_name(cls)) or self.denied(path, type_name(cls)):
                     continue
-                if self.clock.enter(f"compose:{path}"):
+                if self.enter(f"compose:{path}"):
                     continue
                 low, high, _ = arity(cls)
                 trials = composite_calls(low, high, self.parts(module))
@@ -497,7 +512,7 @@ class Discovery:
                     self.unreached.pop(f"class:{path}", None)
                     self.settle_constructed(path, cls)
             for module, path, _, item in self.functions:
-                if item["reason"] == "always raised" and not self.clock.enter(f"compose:{path}"):
+                if item["reason"] == "always raised" and not self.enter(f"compose:{path}"):
                     self.compose_function(module, path, item, self.parts(module))
             if len(self.subjects) == before:
                 break
@@ -542,7 +557,7 @@ class Discovery:
 
     def explore(self, subject: Subject) -> None:
         """Flags, then every wanted member, tried on scratch instances."""
-        why = self.clock.enter(f"subject:{subject.id}")
+        why = self.enter(f"subject:{subject.id}")
         if why:
             self.unreached[f"subject:{subject.id}"] = why
             return
@@ -602,7 +617,7 @@ class Discovery:
         elif subject.shared_scratch and name_says_mutator(name):
             member["reason"] = "not tried: module-level object"
         else:
-            member["reason"] = self.clock.enter(f"member:{subject.id}.{name}")
+            member["reason"] = self.enter(f"member:{subject.id}.{name}")
         if member["reason"] is not None:
             self.name_role(member, subject)
             return member
@@ -639,7 +654,9 @@ class Discovery:
         )
         if not completed and (high is None or high > 0):  # it may want words or an object
             second = second_chances(low, high, self.parts(subject.module))
-            changed, completed = self.member_trials(subject, member, second, MEMBER_SECOND_CHANCES)
+            changed, completed = self.member_trials(
+                subject, member, second, MEMBER_SECOND_CHANCES, must_return=True
+            )
         member["reachable"] = completed
         member["reason"] = None if completed else "always raised"
         if changed and not subject.unstable:
@@ -650,10 +667,12 @@ class Discovery:
             self.name_role(member, subject)
 
     def member_trials(self, subject: Subject, member: dict[str, Any],
-                      calls: Iterable[tuple[Recipe, ...]],
-                      most: int = MAX_MEMBER_TRIALS) -> tuple[bool, bool]:  # fmt: skip
+                      calls: Iterable[tuple[Recipe, ...]], most: int = MAX_MEMBER_TRIALS,
+                      must_return: bool = False) -> tuple[bool, bool]:  # fmt: skip
         """Up to ``most`` calls of the member; whether one changed its object, and whether one
-        completed (returned, or raised anything but ``TypeError``)."""
+        completed (returned, or raised anything but ``TypeError``; only returned when
+        ``must_return``: second chances are many, and a list that merely raised something else
+        would be drawn by campaigns to raise again)."""
         name = member["name"]
         per_arity: dict[int, int] = {}
         changed = completed = False
@@ -666,6 +685,8 @@ class Discovery:
             tried += 1
             outcome, did_change, result = self.trial(subject, _call_member, name, arguments)
             if outcome in ("typeerror", "timeout", "unbuildable"):
+                continue
+            if must_return and outcome != "ok":
                 continue
             per_arity[len(arguments)] = per_arity.get(len(arguments), 0) + 1
             member["args"].append([recipe_to_json(arg) for arg in arguments])

@@ -60,17 +60,19 @@ def discover(
     unit_timeout_s: float | None = None,
     trial_timeout_s: float = TRIAL_SECONDS,
     inventory_only: bool = False,
+    scratch: str | None = None,
 ) -> dict[str, Any]:
     """The surface of ``modules`` and ``packages`` as a JSON-safe dict (see module docstring).
 
     ``skip`` names progress keys not to enter again (they crashed or hung a previous attempt);
     ``mark(key)`` is called as each unit of work starts; ``inventory_only`` stops after the
-    imports (names, files, versions: what a cache key needs).
+    imports (names, files, versions: what a cache key needs); ``scratch`` is a folder where
+    each unit of work runs in an empty folder of its own (the working folder changes).
     """
     started = time.monotonic()
     skipped = frozenset(skip)
     clock = Clock(budget_s, trial_timeout_s, mark, skipped, unit_timeout_s)
-    run = Discovery(deny, clock)
+    run = Discovery(deny, clock, scratch)
     finish = clock.start()
     try:
         with warnings.catch_warnings():

@@ -186,6 +186,7 @@ def _surface_child(
     try:
         limits = {k: v for k, v in request.get("limits", {}).items() if k != "cpu_seconds"}
         confine_child(folder, limits, err_w)
+        here = os.getcwd()  # discovery moves each unit of work into a fresh folder under it
 
         def mark(key: str) -> None:
             data = key.encode("utf-8", "replace")[: PROGRESS_BYTES - 1] + b"\0"
@@ -201,8 +202,9 @@ def _surface_child(
             mark=mark,
             unit_timeout_s=float(request.get("unit_timeout") or max(2.0, min(20.0, remaining / 4))),
             inventory_only=bool(request.get("inventory_only")),
+            scratch=here,
         )
-        with open(SURFACE_FILE, "w", encoding="utf-8") as handle:
+        with open(os.path.join(here, SURFACE_FILE), "w", encoding="utf-8") as handle:
             json.dump(surface, handle, separators=(",", ":"))
         write_all(result_w, encode({"event": "surface_written"}))
     except BaseException:  # noqa: BLE001 - our own failure: tell the server, never a finding
