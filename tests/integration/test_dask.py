@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import re
 import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -40,9 +42,22 @@ from helpers import (
 from helpers import fuzz_args as make_fuzz_args
 from test_campaign_planted import in_contract_crash, is_bag_repr, is_lazy_assertion
 
+from threadstorm.scenario.model import (
+    Collection,
+    Lit,
+    Operation,
+    Scenario,
+    SharedObject,
+    ThreadPlan,
+)
 from threadstorm.store.db import Store
 
 pytest.importorskip("distributed")
+
+from threadstorm.campaign.batch import TargetSpec
+from threadstorm.campaign.dask_executor import DaskExecutor
+from threadstorm.campaign.executor import Feed, RunResult
+from threadstorm.errors import UsageError
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -234,3 +249,33 @@ def test_dask_campaign_finds_the_planted_bugs_through_a_dying_worker(
     assert bag["id"] != lazy["id"]
     assert lazy["signature"]["parts"][-1] == "PyTuple_Check(value)"
     assert report["campaign"]["outcomes"].get("harness_error", 0) == 0, report["campaign"]
+
+
+def test_workers_without_the_target_are_named_and_excluded(cluster: Cluster) -> None:
+    """A target missing on every worker: one line per worker, then one usage error."""
+    executor = DaskExecutor(
+        cluster.address, TargetSpec("/nonexistent/python"), batch_size=2, timeout_s=5, reuse=1
+    )
+    executor.connect()
+    notes: list[str] = []
+    results: queue.Queue[RunResult] = queue.Queue()
+    stop = threading.Event()
+    scenario = Scenario(
+        shared=(SharedObject("obj", Collection("list", (Lit(1),))),),
+        threads=(ThreadPlan((Operation("function", "obj", "builtins.repr"),)),) * 2,
+    )
+    try:
+
+        def draw() -> Any:
+            return scenario, None
+
+        executor.start(Feed(draw, results, stop, notes.append))
+        assert stop.wait(STARTUP_SLACK_S), notes
+        with pytest.raises(UsageError, match=r"no Dask worker at .* can run the target"):
+            executor.join()
+    finally:
+        executor.close()
+    excluded = [note for note in notes if "excluded" in note]
+    assert len(excluded) == len(cluster.workers) == len(executor.stats.excluded), notes
+    assert all("/nonexistent/python" in note for note in excluded), notes
+    assert results.empty()

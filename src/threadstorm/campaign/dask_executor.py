@@ -49,6 +49,7 @@ class DaskStats:
     quarantined: int = 0
     excluded: list[str] = field(default_factory=list)
     controller_s: float = 0.0  # time the controller spent sending and receiving batches
+    draw_s: float = 0.0  # of which drawing scenarios (the generator, not Dask)
     round_trip_s: float = 0.0  # submission to result, summed over received batches
     worker_s: float = 0.0  # time the workers spent running them, summed
 
@@ -57,7 +58,8 @@ class DaskStats:
         return (
             f"dask: {self.batches} batches ({self.runs} runs) received, {self.resubmitted} "
             f"resubmitted, {self.quarantined} quarantined, {len(self.excluded)} worker(s) "
-            f"excluded; controller cost {per_batch:.2f} ms per batch"
+            f"excluded; controller cost {per_batch:.2f} ms per batch "
+            f"({1000 * self.draw_s / max(self.batches, 1):.2f} ms drawing)"
         )
 
 
@@ -192,7 +194,9 @@ class DaskExecutor:
             )
         wanted = IN_FLIGHT_PER_THREAD * sum(threads.values())
         while len(self._flying) < wanted and not feed.stop.is_set():
+            began = time.perf_counter()
             drawn = [feed.draw() for _ in range(self.batch_size)]
+            self.stats.draw_s += time.perf_counter() - began
             self._numbers += 1
             items = tuple(BatchItem(scenario, self._reuse(scenario)) for scenario, _ in drawn)
             batch = Batch(self._numbers, items, self.timeout_s)
@@ -270,6 +274,7 @@ def describe(stats: DaskStats) -> dict[str, Any]:
         "quarantined": stats.quarantined,
         "excluded": list(stats.excluded),
         "controller_ms_per_batch": 1000 * stats.controller_s / max(stats.batches, 1),
+        "draw_ms_per_batch": 1000 * stats.draw_s / max(stats.batches, 1),
         "round_trip_ms_per_batch": 1000 * stats.round_trip_s / max(stats.batches, 1),
         "worker_ms_per_batch": 1000 * stats.worker_s / max(stats.batches, 1),
     }
