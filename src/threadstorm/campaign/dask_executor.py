@@ -21,6 +21,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import CancelledError
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -237,7 +238,11 @@ class DaskExecutor:
                 f"running it ({len(sent.batch.items)} scenarios not run again)"
             )
             return
-        result = BatchResult.from_json(future.result())
+        try:
+            doc = future.result()
+        except CancelledError:  # cancelled by join() as it finished: not counted
+            return
+        result = BatchResult.from_json(doc)
         if result.unusable is not None:
             self._exclude(result, feed)
             self.stats.resubmitted += 1
