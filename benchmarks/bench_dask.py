@@ -42,7 +42,7 @@ from threadstorm.scenario.model import (
     SharedObject,
     ThreadPlan,
 )
-from threadstorm.target.interpreter import discover
+from threadstorm.target.interpreter import Interpreter, discover
 from threadstorm.target.session import HarnessSession
 
 MODULES = ("collections",)
@@ -154,21 +154,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--python", required=True, help="target interpreter")
     parser.add_argument("--seconds", type=float, default=30.0, help="per configuration")
-    parser.add_argument("--batch-sizes", default="1,4,16,64", help="comma-separated")
+    parser.add_argument("--batch-sizes", default="1,4,16,64,128", help="comma-separated")
     args = parser.parse_args()
     interpreter = discover(args.python)
     sizes = [int(size) for size in args.batch_sizes.split(",")]
-    sessions = [HarnessSession(interpreter, MODULES) for _ in range(WORKERS)]
-    for session in sessions:
-        session.start()
-    try:
-        local = rate(LocalExecutor(sessions, 10.0, 16), args.seconds)
-    finally:
-        for session in sessions:
-            session.close()
+    before = local_rate(interpreter, args.seconds)
     target = TargetSpec(str(interpreter.path), MODULES)
     empty_ms = 0.0
-    rows: list[tuple[str, float, dict[str, Any]]] = [("local, 2 fork servers", local, {})]
+    rows: list[tuple[str, float, dict[str, Any]]] = [("local, 2 fork servers", before, {})]
     with tempfile.TemporaryDirectory(prefix="bench-dask-") as folder:
         cluster = Cluster(Path(folder))
         try:
@@ -187,16 +180,35 @@ def main() -> None:
                     executor.close()
         finally:
             cluster.close()
+    local = (before + local_rate(interpreter, args.seconds)) / 2  # the machine's load drifts
+    rows[0] = ("local, 2 fork servers", local, {})
+    print(f"local runs/s before the Dask runs {before:.1f}, after {2 * local - before:.1f}")
     print_table(rows, local, empty_ms, sizes)
+
+
+def local_rate(interpreter: Interpreter, seconds: float) -> float:
+    """Runs/s of the local executor with ``WORKERS`` fork servers."""
+    sessions = [HarnessSession(interpreter, MODULES) for _ in range(WORKERS)]
+    for session in sessions:
+        session.start()
+    try:
+        return rate(LocalExecutor(sessions, 10.0, 16), seconds)
+    finally:
+        for session in sessions:
+            session.close()
 
 
 def print_table(
     rows: list[tuple[str, float, dict[str, Any]]], local: float, empty_ms: float, sizes: list[int]
 ) -> None:
-    print(f"{'configuration':30} {'runs/s':>8} {'of local':>9} {'ctrl ms/batch':>14}")
+    print(f"{'configuration':30} {'runs/s':>8} {'of local':>9} {'ctrl ms/batch':>14} {'ms/run':>7}")
     for name, runs, stats in rows:
-        cost = f"{stats['controller_ms_per_batch']:.2f}" if stats else "-"
-        print(f"{name:30} {runs:8.1f} {runs / local:9.0%} {cost:>14}")
+        cost = per_run = "-"
+        if stats:
+            cost = f"{stats['controller_ms_per_batch']:.2f}"
+            size = max(stats["runs"] / max(stats["batches"], 1), 1)
+            per_run = f"{stats['controller_ms_per_batch'] / size:.2f}"
+        print(f"{name:30} {runs:8.1f} {runs / local:9.0%} {cost:>14} {per_run:>7}")
     print(f"empty batch round trip (median of {EMPTY_ROUND_TRIPS}): {empty_ms:.2f} ms")
     within = [
         size
