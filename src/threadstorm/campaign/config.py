@@ -24,7 +24,7 @@ CPUS_PER_WORKER = 2  # a run's threads need cores of their own to race (see defa
 # RLIMIT_NPROC of a run: counted over all the user's processes and threads, so set well above a
 # busy desktop's count and far below what exhausts a machine; a fork bomb meets it.
 PROCESS_LIMIT = 4096
-DEFAULT_BATCH_SIZE = 8
+DEFAULT_BATCH_SIZE = 16  # the knee of benchmarks/bench_dask.py: larger batches gain little
 MODULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
 
