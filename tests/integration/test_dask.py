@@ -64,7 +64,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 BUDGET_S = 90.0
 ATTEMPTS = 3  # campaigns at most (seeds 0, 1, 2), until one has found both bugs
 FAMILIES = "readers_vs_mutators,lazy_first_touch"  # the families that storm Bag and Lazy
-KILL_AFTER_RUNS = 24  # the store's count when the second worker is killed (three batches)
+KILL_AFTER_RUNS = 24  # the store's count when the second worker is killed (batches came back)
 CLUSTER_START_S = 120.0
 RECEIVED = re.compile(r"dask: (\d+) batches \((\d+) runs\) received")
 
