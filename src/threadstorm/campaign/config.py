@@ -8,6 +8,7 @@ the settings it started with.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 from dataclasses import asdict, dataclass, field, replace
@@ -23,6 +24,7 @@ CPUS_PER_WORKER = 2  # a run's threads need cores of their own to race (see defa
 # RLIMIT_NPROC of a run: counted over all the user's processes and threads, so set well above a
 # busy desktop's count and far below what exhausts a machine; a fork bomb meets it.
 PROCESS_LIMIT = 4096
+DEFAULT_BATCH_SIZE = 16  # the knee of benchmarks/bench_dask.py: larger batches gain little
 MODULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
 
@@ -53,6 +55,8 @@ class CampaignConfig:
     reproduce_runs: int = 10
     minimise_budget_s: float = 60.0
     variants: bool = True
+    scheduler: str | None = None  # a Dask scheduler's address: run batches on its workers
+    batch_size: int = DEFAULT_BATCH_SIZE  # scenarios per Dask task (see benchmarks/bench_dask.py)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -108,6 +112,10 @@ class CampaignConfig:
             raise UsageError("--runs-per-child must be at least 1")
         if self.reproduce_runs < 1:
             raise UsageError("--reproduce-runs must be at least 1")
+        if self.batch_size < 1:
+            raise UsageError("--batch-size must be at least 1")
+        if self.scheduler is not None:
+            check_dask_installed()
         return self
 
     def to_json(self) -> dict[str, Any]:
@@ -135,6 +143,15 @@ def default_workers(cpus: int) -> int:
     ran 699 runs and filed 12 buckets (24 of 68 Shelf churn runs crashed).
     """
     return max(1, cpus // CPUS_PER_WORKER)
+
+
+def check_dask_installed() -> None:
+    """``--scheduler`` needs Dask distributed (an optional extra); say how to get it."""
+    if importlib.util.find_spec("distributed") is None:
+        raise UsageError(
+            "--scheduler needs Dask distributed, which is not installed: "
+            "pip install threadstorm[dask]"
+        )
 
 
 def split_names(text: str | None) -> tuple[str, ...]:

@@ -20,11 +20,13 @@ from typing import Any
 from rich.console import Console
 
 from threadstorm.bucket.judge import judge
+from threadstorm.campaign.batch import TargetSpec
 from threadstorm.campaign.config import CampaignConfig
 from threadstorm.campaign.coverage import CoverageTracker, ran_and_raised
+from threadstorm.campaign.executor import Executor, Feed, RunResult
 from threadstorm.campaign.followup import FollowUp, FollowUpContext, unfinished
-from threadstorm.campaign.progress import ProgressDisplay, Tally, summary_table
-from threadstorm.campaign.workers import RunResult, Worker
+from threadstorm.campaign.progress import ProgressDisplay, Tally, summary_table, worker_table
+from threadstorm.campaign.workers import LocalExecutor
 from threadstorm.contract.policy import OUTSIDE_CONTRACT, Policy, load_policy
 from threadstorm.errors import UsageError
 from threadstorm.generate.denylist import DEFAULT_DENY
@@ -64,6 +66,7 @@ class Campaign:
         self.sessions: list[HarnessSession] = []
         self.facts: dict[str, Any] = {}
         self.surface: Surface | None = None
+        self.executor: Executor | None = None  # made in prepare() for Dask, else in fuzz()
 
     @property
     def store(self) -> Store:
@@ -84,6 +87,8 @@ class Campaign:
         try:
             self.start_sessions()
             self.surface = self.discover_surface()
+            if self.config.scheduler is not None:
+                self.executor = self.new_executor(StateGuard(self.surface))
         except BaseException:
             self.close()
             raise
@@ -96,7 +101,8 @@ class Campaign:
         first.limits = self.limits()  # now that the facts say whether it is a sanitizer build
         self.sessions.append(first)
         self.check_imports(self.facts)
-        for _ in range(1, self.config.worker_count):
+        local = 1 if self.config.scheduler is not None else self.config.worker_count
+        for _ in range(1, local):  # with Dask the one local server discovers and follows up
             session = self.new_session()
             session.start()
             self.sessions.append(session)
@@ -201,7 +207,7 @@ class Campaign:
         budget_s: float,
         already_s: float,
     ) -> None:
-        """The main loop: workers run, this thread judges and stores."""
+        """The main loop: the executor runs, this thread judges and stores."""
         results: queue.Queue[RunResult] = queue.Queue()
         stop = threading.Event()
         lock = threading.Lock()
@@ -210,25 +216,10 @@ class Campaign:
             with lock:
                 return generator.draw()
 
-        guard = StateGuard(coverage.surface)
-
-        workers = [
-            Worker(
-                n,
-                session,
-                draw,
-                results,
-                stop,
-                self.config.run_timeout_s,
-                self.config.runs_per_child,
-                guard,
-            )
-            for n, session in enumerate(self.sessions)
-        ]
+        executor = self.executor or self.new_executor(StateGuard(coverage.surface))
         deadline = time.monotonic() + budget_s
         with ProgressDisplay(self.console, self.config.budget_s) as display:
-            for worker in workers:
-                worker.start()
+            executor.start(Feed(draw, results, stop, display.note))
             try:
                 while time.monotonic() < deadline and not stop.is_set():
                     self._drain(results, generator, coverage, tally, display, wait=SETTLE_S)
@@ -236,14 +227,43 @@ class Campaign:
                     self.store.update_campaign(duration_s=already_s + tally.elapsed_s)
             finally:
                 stop.set()
-                for worker in workers:
-                    worker.join()
-                self._drain(results, generator, coverage, tally, display, wait=0)
-                self.store.flush()
-                self.store.update_campaign(duration_s=already_s + tally.elapsed_s)
-        for worker in workers:
-            if worker.failure is not None:
-                raise worker.failure
+                try:
+                    executor.join()
+                finally:
+                    executor.close()
+                    self._drain(results, generator, coverage, tally, display, wait=0)
+                    self.store.flush()
+                    self.store.update_campaign(duration_s=already_s + tally.elapsed_s)
+
+    def new_executor(self, guard: StateGuard) -> Executor:
+        """The local worker threads, or Dask workers when the campaign names a scheduler (then
+        connected here, so a scheduler that cannot be reached is a usage error)."""
+        if self.config.scheduler is None:
+            return LocalExecutor(
+                self.sessions, self.config.run_timeout_s, self.config.runs_per_child, guard
+            )
+        from threadstorm.campaign.dask_executor import DaskExecutor  # optional: threadstorm[dask]
+
+        executor = DaskExecutor(
+            self.config.scheduler,
+            self.target_spec(),
+            batch_size=self.config.batch_size,
+            timeout_s=self.config.run_timeout_s,
+            reuse=self.config.runs_per_child,
+            own_child=guard,
+        )
+        executor.connect()
+        return executor
+
+    def target_spec(self) -> TargetSpec:
+        """The target as a Dask worker finds it: by the same paths (after ``start_sessions``)."""
+        return TargetSpec(
+            python=str(self.interpreter.path),
+            modules=self.modules_to_import(),
+            paths=tuple(str(Path(path).absolute()) for path in self.config.paths),
+            suppressions=self.config.suppressions,
+            limits=tuple(sorted(self.limits().items())),
+        )
 
     def _drain(
         self,
@@ -277,7 +297,7 @@ class Campaign:
         verdict = judge(result.evidence, scenario)
         evidence = verdict.evidence
         status = verdict.outcome.status
-        tally.add(status)
+        tally.add(status, result.worker)
         coverage.observe(scenario, result.subject, evidence, status)
         _, always_raised = ran_and_raised(scenario, evidence)
         generator.note_raised(
@@ -333,12 +353,17 @@ class Campaign:
             for b in self.store.buckets()
         ]
         self.console.print(summary_table(tally, rows))
+        if len(tally.workers) > 1 or self.config.scheduler is not None:
+            self.console.print(worker_table(tally))
         self.console.print(
             f"campaign folder: {self.store.folder}  (threadstorm report {self.store.folder})"
         )
 
     def close(self) -> None:
-        """Stop every fork server this campaign started."""
+        """Stop every fork server this campaign started; drop its Dask connection."""
+        if self.executor is not None:
+            self.executor.close()
+            self.executor = None
         for session in self.sessions:
             session.close()
         self.sessions.clear()

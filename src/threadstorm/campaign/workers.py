@@ -23,26 +23,15 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
-from threadstorm.campaign.hangs import confirm_hang
-from threadstorm.errors import HarnessError, TargetError
-from threadstorm.generate.families import SubjectLike
+from threadstorm.campaign import batch
+from threadstorm.campaign.batch import LAYOUT_REFRESH_S, BatchItem
+from threadstorm.campaign.executor import Draw, Feed, RunResult
 from threadstorm.scenario.model import Scenario
 from threadstorm.target.session import HarnessSession
 from threadstorm.triage.evidence import Evidence
 
-Draw = Callable[[], tuple[Scenario, SubjectLike]]
-LAYOUT_REFRESH_S = 20.0
-
-
-@dataclass(frozen=True)
-class RunResult:
-    """One finished run: what ran, on which subject, and what it left behind."""
-
-    scenario: Scenario
-    subject: SubjectLike
-    evidence: Evidence
+__all__ = ["LAYOUT_REFRESH_S", "Draw", "LocalExecutor", "RunResult", "Worker"]
 
 
 class Worker(threading.Thread):
@@ -71,6 +60,7 @@ class Worker(threading.Thread):
         self.own_child = own_child
         self.failure: BaseException | None = None
         self.layout_since = time.monotonic()
+        self.label = f"local-{number}"
 
     def run(self) -> None:
         try:
@@ -78,27 +68,64 @@ class Worker(threading.Thread):
                 if time.monotonic() - self.layout_since > LAYOUT_REFRESH_S:
                     self.restart()  # a new memory layout (see the module's docstring)
                 scenario, subject = self.draw()
-                self.results.put(RunResult(scenario, subject, self._run(scenario)))
+                self.results.put(RunResult(scenario, subject, self._run(scenario), self.label))
         except BaseException as error:  # noqa: BLE001 - handed to the campaign, re-raised there
             self.failure = error
             self.stop.set()
 
     def _run(self, scenario: Scenario) -> Evidence:
-        try:
-            alone = self.own_child is not None and self.own_child(scenario)
-            reuse = 1 if alone else self.reuse
-            evidence = self.session.run(scenario, timeout=self.timeout_s, reuse=reuse)
-            return confirm_hang(self.session, scenario, evidence, self.timeout_s)
-        except HarnessError as error:
-            detail = str(error)
-            self.restart()
-            return Evidence(0, 0, False, 0.0, b"", harness_error=detail)
+        alone = self.own_child is not None and self.own_child(scenario)
+        item = BatchItem(scenario, 1 if alone else self.reuse)
+        evidence = batch.run_item(self.session, item, self.timeout_s)
+        if evidence.harness_error is not None:
+            self.layout_since = time.monotonic()  # run_item restarted the fork server
+        return evidence
 
     def restart(self) -> None:
-        """Start the fork server again (after it died, or for a new memory layout)."""
+        """Start the fork server again (for a new memory layout)."""
         self.layout_since = time.monotonic()
-        self.session.close()
-        try:
-            self.session.start()
-        except TargetError as error:
-            raise HarnessError(f"the fork server could not be restarted: {error}") from error
+        batch.restart(self.session)
+
+
+class LocalExecutor:
+    """Today's executor: one worker thread per fork server of this machine."""
+
+    def __init__(
+        self,
+        sessions: list[HarnessSession],
+        timeout_s: float,
+        reuse: int,
+        own_child: Callable[[Scenario], bool] | None = None,
+    ) -> None:
+        self.sessions = sessions
+        self.timeout_s = timeout_s
+        self.reuse = reuse
+        self.own_child = own_child
+        self.workers: list[Worker] = []
+
+    def start(self, feed: Feed) -> None:
+        self.workers = [
+            Worker(
+                n,
+                session,
+                feed.draw,
+                feed.results,
+                feed.stop,
+                self.timeout_s,
+                self.reuse,
+                self.own_child,
+            )
+            for n, session in enumerate(self.sessions)
+        ]
+        for worker in self.workers:
+            worker.start()
+
+    def join(self) -> None:
+        for worker in self.workers:
+            worker.join()
+        for worker in self.workers:
+            if worker.failure is not None:
+                raise worker.failure
+
+    def close(self) -> None:
+        """Nothing to release: the fork servers are the campaign's."""

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from threadstorm.campaign.config import (
+    DEFAULT_BATCH_SIZE,
     DEFAULT_MODULES,
     CampaignConfig,
     split_names,
@@ -81,6 +82,18 @@ def add_campaign_arguments(parser: argparse.ArgumentParser, budget: float) -> No
         help="skip rate, minimisation, backtraces and variants for new buckets",
     )
     parser.add_argument("--core-files", action="store_true", help="let crashing runs dump core")
+    parser.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run scenarios on the workers of this Dask scheduler, e.g. tcp://HOST:8786 "
+        "(needs threadstorm[dask]; the target must be at the same path on every worker)",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=DEFAULT_BATCH_SIZE,
+        help=f"scenarios per Dask task (default {DEFAULT_BATCH_SIZE})",
+    )
     add_suppressions_argument(parser)
 
 
@@ -118,4 +131,6 @@ def config_from_args(args: argparse.Namespace, out: str) -> CampaignConfig:
         suppressions=tuple(str(Path(name).absolute()) for name in args.suppressions),
         core_files=args.core_files,
         follow_up=not args.no_follow_up,
+        scheduler=args.scheduler,
+        batch_size=args.batch_size,
     ).validate()

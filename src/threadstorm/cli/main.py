@@ -29,6 +29,7 @@ COMMANDS = (
     "minimise",
     "variants",
     "check",
+    "merge",
 )
 
 DESCRIPTION = """\
