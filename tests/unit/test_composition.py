@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import itertools
+import threading
+import weakref
 
 from threadstorm.harness.composition import (
     COMPANIONS,
@@ -11,6 +13,7 @@ from threadstorm.harness.composition import (
     second_chances,
     word_calls,
 )
+from threadstorm.harness.discovery import _dead_weak_reference
 from threadstorm.harness.values import build
 from threadstorm.scenario.model import Call, Lit, Ref
 
@@ -41,10 +44,22 @@ def test_second_chances_alternate_words_and_parts() -> None:
     assert len(list(second_chances(1, 1, [part]))) == len(list(word_calls(1, 1))) + 1
 
 
-def test_companions_build_afresh_each_time() -> None:
+def test_companions_are_fresh_or_long_lived() -> None:
     for recipe in COMPANIONS:
         first, second = build(recipe, {}), build(recipe, {})
-        assert first is not second
+        if isinstance(recipe, Ref):  # a class: it outlives the weak references made to it
+            assert first is second
+            assert weakref.ref(first)() is first
+        else:
+            assert first is not second
     stream = build(COMPANIONS[0], {})
     assert isinstance(stream, io.BytesIO)
-    assert io.BufferedReader(stream).read(3) == b"abc"
+    assert io.BufferedReader(stream).read(3) == b""
+
+
+def test_dead_weak_references_are_not_subjects() -> None:
+    over_temporaries = [weakref.proxy({1, 2}), weakref.ref(threading.Event())]
+    assert all(_dead_weak_reference(reference) for reference in over_temporaries)
+    assert not _dead_weak_reference(weakref.proxy(threading.Event))
+    assert not _dead_weak_reference(weakref.ref(threading.Event))
+    assert not _dead_weak_reference([1, 2])

@@ -33,11 +33,13 @@ MEMBER_SECOND_CHANCES = 24  # trials of a member that refused the pools (fresh s
 
 # Objects that constructors commonly take, rebuilt afresh for every use.
 COMPANIONS: tuple[Recipe, ...] = (
-    Call(Ref("io.BytesIO"), (BytesLit(b"abc\ndef\n"),)),
+    # empty: a decompressing reader over it reads nothing instead of raising on foreign bytes
+    Call(Ref("io.BytesIO"), ()),
     Call(Ref("io.StringIO"), (Lit("abc,def\r\nghi,jkl\r\n"),)),
     Call(Ref("builtins.bytearray"), (BytesLit(b"abcdefgh"),)),
-    Call(Ref("threading.Event"), ()),  # a plain instance: it accepts weak references
-    Collection("list", (Call(Ref("threading.Event"), ()),)),  # weak set and mapping updates
+    # a long-lived object that takes weak references (a fresh instance would die at once)
+    Ref("threading.Event"),
+    Collection("list", (Ref("threading.Event"),)),  # weak set and mapping updates
 )
 
 # Words that settings, formats and modes take (a format code, a file mode, an encoding, an

@@ -24,6 +24,7 @@ import platform
 import sys
 import tempfile
 import types
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -273,7 +274,10 @@ class Discovery:
 
     def admit(self, obj: Any, recipe: Recipe, origin: str, source: str, module: str, *,
               depth: int = 0, force: bool = False) -> Subject | None:  # fmt: skip
-        """Keep a new subject unless its type has enough of them already."""
+        """Keep a new subject unless its type has enough of them already, or it is a weak
+        reference whose referent is already gone (every use of it would raise or see None)."""
+        if _dead_weak_reference(obj):
+            return None
         cls = type(obj)
         name = type_name(cls)
         known = self.by_type.setdefault(name, [])
@@ -406,12 +410,15 @@ class Discovery:
 
     def function_trial(self, path: str, arguments: tuple[Recipe, ...], item: dict[str, Any],
                        probes: list[Callable[[], Any]], admit: bool) -> bool:  # fmt: skip
-        """One call of a module function; whether the module's probes changed around it."""
+        """One call of a module function; whether the module's probes changed around it.
+
+        A weak reference to a temporary (``weakref.proxy({1, 2})``) is no success: every use of
+        it raises, so the search goes on to a referent that lives."""
         recipe = Call(Ref(path), arguments)
         before = self.clock.timed(module_snapshot, probes)[1]
         status, result = self.clock.timed(build, recipe, {})
         changed: bool = before != self.clock.timed(module_snapshot, probes)[1]
-        if status == "ok":
+        if status == "ok" and not _dead_weak_reference(result):
             item["args"].append([recipe_to_json(arg) for arg in arguments])
             new = not self.by_type.get(type_name(type(result)))
             if admit and new and self.in_scope(type(result)):
@@ -820,6 +827,23 @@ def lookup(obj: Any, name: str) -> tuple[str | None, Any]:
     if isinstance(instance_dict, dict) and name in instance_dict:
         return type_name(type(obj)), instance_dict[name]
     return None, None
+
+
+def _dead_weak_reference(obj: Any) -> bool:
+    """A weak reference or proxy built over a temporary: its referent died at once.
+
+    (By ``type``: ``isinstance`` asks a proxy for ``__class__``, which raises once it is dead.)
+    """
+    if issubclass(type(obj), weakref.ref):
+        return obj() is None
+    if type(obj) in weakref.ProxyTypes:
+        try:
+            bool(obj)
+        except ReferenceError:
+            return True
+        except Exception:  # noqa: BLE001 - a live referent whose __bool__ raises
+            return False
+    return False
 
 
 def _plain(value: Any) -> bool:

@@ -115,6 +115,8 @@ WELL_KNOWN: dict[str, Recipe] = {
     "builtins.method-wrapper": Call(Ref("builtins.getattr"), (LIST, Lit("__init__"))),
     "builtins.getset_descriptor": Ref("builtins.int.real"),
     "builtins.member_descriptor": Ref("builtins.slice.start"),
+    # a proxy of a container that lives as long as the interpreter (one of a temporary is dead)
+    "weakref.ProxyType": Call(Ref("weakref.proxy"), (Ref("sys.stdlib_module_names"),)),
     "builtins.classmethod_descriptor": Call(
         Ref("operator.getitem"), (Ref("builtins.dict.__dict__"), Lit("fromkeys"))
     ),
