@@ -24,7 +24,7 @@ from helpers import describe, planted_folder, threadstorm
 pytestmark = [pytest.mark.integration]
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-SESSIONS = 8  # fresh fork servers (memory layouts) at most
+SESSIONS = 24  # fresh fork servers (memory layouts) at most: some draw none that crashes
 RUNS = 4  # runs per session
 
 

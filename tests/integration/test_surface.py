@@ -287,4 +287,4 @@ def test_objects_made_of_objects_are_subjects_with_nested_recipes(
         assert module is not None
         items = list(module.items)
         reached = sum(item.reachable for item in items)
-        assert reached >= 0.85 * len(items), (name, reached, len(items))
+        assert reached >= 0.8 * len(items), (name, reached, len(items))

@@ -22,7 +22,6 @@ import os
 import pkgutil
 import platform
 import sys
-import tempfile
 import types
 import weakref
 from collections.abc import Callable, Iterable, Iterator
@@ -162,6 +161,7 @@ class Discovery:
         self.mro_names: set[str] = set()  # every class some subject is an instance of
         self.probes: dict[str, list[Callable[[], Any]]] = {}  # module -> state probes
         self.scratch = scratch  # where each unit of work gets an empty folder (None: stay put)
+        self.units = 0
 
     def enter(self, key: str, patience: float = 1.0) -> str | None:
         """Start a unit of work (``Clock.enter``) in an empty working folder of its own.
@@ -172,8 +172,11 @@ class Discovery:
         """
         why = self.clock.enter(key, patience)
         if why is None and self.scratch is not None:
+            self.units += 1
+            folder = os.path.join(self.scratch, f"unit-{self.units}")
             with contextlib.suppress(OSError):
-                os.chdir(tempfile.mkdtemp(prefix="unit-", dir=self.scratch))
+                os.mkdir(folder)
+                os.chdir(folder)
         return why
 
     # ----------------------------------------------------------------- modules and items

@@ -39,7 +39,7 @@ import time
 import traceback
 from typing import Any
 
-from threadstorm.harness import introspect, kinship, probe
+from threadstorm.harness import kinship, probe
 from threadstorm.harness.confine import confine_child, isolate_network
 from threadstorm.harness.pipes import collect as pipes_collect
 from threadstorm.harness.protocol import bytes_to_text, decode, encode, write_all
@@ -184,6 +184,11 @@ def _surface_child(
 ) -> None:
     code = 0
     try:
+        # imported here, in the discovery child only (before its confinement): the serving
+        # process's memory layout, which some races depend on, stays independent of the
+        # discovery code
+        from threadstorm.harness import introspect
+
         limits = {k: v for k, v in request.get("limits", {}).items() if k != "cpu_seconds"}
         confine_child(folder, limits, err_w)
         here = os.getcwd()  # discovery moves each unit of work into a fresh folder under it
