@@ -29,19 +29,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench_forkserver import small_scenario  # the same tiny scenario, measured the same way
+
 from threadstorm.campaign.batch import Batch, TargetSpec
 from threadstorm.campaign.dask_executor import DaskExecutor, describe
 from threadstorm.campaign.dask_task import run_batch_task
 from threadstorm.campaign.executor import Executor, Feed, RunResult
 from threadstorm.campaign.workers import LocalExecutor
-from threadstorm.scenario.model import (
-    Collection,
-    Lit,
-    Operation,
-    Scenario,
-    SharedObject,
-    ThreadPlan,
-)
 from threadstorm.target.interpreter import Interpreter, discover
 from threadstorm.target.session import HarnessSession
 
@@ -50,17 +44,6 @@ WORKERS = 2
 WARM_UP_S = 5.0
 EMPTY_ROUND_TRIPS = 200
 WITHIN = 0.10  # Dask's rate may fall this far below local's
-
-
-def small_scenario() -> Scenario:
-    """Four threads, ten repr calls each on a two-item list."""
-    return Scenario(
-        shared=(SharedObject("obj", Collection("list", (Lit(1), Lit(2)))),),
-        threads=tuple(
-            ThreadPlan((Operation("function", "obj", "builtins.repr"),)) for _ in range(4)
-        ),
-        iterations=10,
-    ).validate()
 
 
 def rate(executor: Executor, seconds: float) -> float:
