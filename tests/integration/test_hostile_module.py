@@ -42,8 +42,11 @@ from threadstorm.store.db import Store
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-BUDGET_S = 30.0
-RUN_TIMEOUT_S = 5.0  # endless output runs to this deadline: short keeps the campaign going
+# Endless output, the fork bomb's sleepers and ``flood`` run to the deadline, and a hang is
+# rerun to confirm it: with a 5 s deadline a 30 s campaign made as few as 6 runs, too few to be
+# sure ``exit_now`` or ``close_fds`` ran.  A 2 s deadline over 45 s makes 16 or more (seeds 0-5).
+BUDGET_S = 45.0
+RUN_TIMEOUT_S = 2.0
 FOLLOW_UP_SLACK_S = 600.0  # follow-up: at least 30 s, and a step started late may overrun it
 GONE_S = 120.0  # processes a command left (a forked child, gdb's script) end within this
 # The functions whose calls coverage can see (the others end their run in a harness error).

@@ -114,3 +114,31 @@ def test_the_table_names_every_outcome(python313d: Path, tmp_path: Path) -> None
     assert done.returncode == 0, describe(done)
     rows = [line.split("│")[1:3] for line in done.stdout.splitlines() if "│" in line]
     assert [[cell.strip() for cell in row] for row in rows] == [["passed", "3"]], done.stdout
+
+
+def closes_its_pipes_then_sleeps() -> Scenario:
+    """One thread closes every fd (the child's result and stderr pipes too), then sleeps an hour."""
+    close_all = Operation("function", "zero", "os.closerange", (Lit(1024),))
+    sleep_long = Operation("function", "hour", "time.sleep")
+    return Scenario(
+        shared=(SharedObject("zero", Lit(0)), SharedObject("hour", Lit(3600))),
+        threads=(ThreadPlan((close_all, sleep_long)),),
+        iterations=1,
+        rounds=1,
+        family="module_state",
+    ).validate()
+
+
+def test_a_child_that_closes_its_pipes_still_ends_at_the_deadline(
+    python313d: Path, tmp_path: Path
+) -> None:
+    """A child whose pipes closed is reaped under the run's deadline, not waited for an hour."""
+    scenario_file = tmp_path / "closer.json"
+    scenario_file.write_text(dumps(closes_its_pipes_then_sleeps()))
+    done = threadstorm(
+        "run", str(scenario_file), "--python", str(python313d), "--runs", "2", "--json",
+        "--timeout", "3", timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, describe(done)
+    histogram = json.loads(done.stdout)
+    assert histogram["outcomes"] == {"harness_error": 2}, histogram

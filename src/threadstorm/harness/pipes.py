@@ -128,6 +128,28 @@ def append_capped(buffer: bytearray, chunk: bytes) -> None:
         buffer[half:half] = TRUNCATED
 
 
+def reap(pid: int, deadline: float) -> tuple[int, bool]:
+    """Wait for our child to exit, killing it on the deadline; its wait status, and whether killed.
+
+    A child normally exits as its pipes close, but code under test can close them itself (say,
+    ``os.closerange(0, 1024)``) and run on: a blocking wait would then stall the fork server
+    for as long as the scenario likes, past every deadline.
+    """
+    pause = 0.0005
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return status, False
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        time.sleep(min(pause, left))
+        pause = min(pause * 2, 0.05)
+    send_signal(pid, signal.SIGKILL)
+    _, status = os.waitpid(pid, 0)
+    return status, True
+
+
 def send_signal(pid: int, signum: int) -> None:
     """Signal our own child, ignoring one that is already gone."""
     with contextlib.suppress(ProcessLookupError):

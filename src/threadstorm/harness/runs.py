@@ -21,7 +21,7 @@ from typing import Any
 
 from threadstorm.harness import confine
 from threadstorm.harness.execute import run_scenario
-from threadstorm.harness.pipes import collect, send_signal
+from threadstorm.harness.pipes import collect, reap, send_signal
 from threadstorm.harness.protocol import bytes_to_text, decode, encode, write_all
 from threadstorm.scenario.codec import scenario_from_json
 
@@ -67,15 +67,23 @@ class RunServer:
         if last:
             os.close(child.request_w)  # the child leaves after this scenario
             child.request_w = -1
+        deadline = started + float(request.get("timeout", 10.0))
         got = collect(
             child.pid,
             child.result_r,
             child.err_r,
-            started + float(request.get("timeout", 10.0)),
+            deadline,
             until_done=not last,
             stuck=lambda: self.stuck(scenario.thread_count),
         )
-        status = self._finish(child) if got.closed else 0
+        status, overran = self._finish(child, deadline) if got.closed else (0, False)
+        if overran and not got.timed_out:
+            return {
+                "event": "harness_error",
+                "id": request.get("id"),
+                "error": "the scenario closed the child's pipes and ran on past the deadline "
+                "(killed); code under test that closes every fd cannot report",
+            }
         return {
             "event": "result",
             "id": request.get("id"),
@@ -143,26 +151,30 @@ class RunServer:
             os.close(fd)
         return ScenarioChild(pid, request_w, result_r, err_r, folder, limits)
 
-    def _finish(self, child: ScenarioChild) -> int:
-        """Reap an ended child and clean up after it; return its wait status."""
+    def _finish(self, child: ScenarioChild, deadline: float) -> tuple[int, bool]:
+        """Reap a child whose pipes closed, killing it on the deadline, and clean up after it.
+
+        Returns its wait status and whether it was still running at the deadline.
+        """
         if child.request_w >= 0:
             os.close(child.request_w)
             child.request_w = -1
-        _, status = os.waitpid(child.pid, 0)
+        status, overran = reap(child.pid, deadline)
         shutil.rmtree(child.folder, ignore_errors=True)
         if self.child is child:
             self.child = None
-        return status
+        return status, overran
 
     def _retire(self, child: ScenarioChild) -> None:
         """End an idle child: close its request pipe (it exits on end of file), then reap it."""
         if child.request_w >= 0:
             os.close(child.request_w)
             child.request_w = -1
-        got = collect(child.pid, child.result_r, child.err_r, time.monotonic() + RETIRE_TIMEOUT_S)
+        deadline = time.monotonic() + RETIRE_TIMEOUT_S
+        got = collect(child.pid, child.result_r, child.err_r, deadline)
         if not got.closed:
             send_signal(child.pid, 9)
-        self._finish(child)
+        self._finish(child, deadline)
 
 
 def child_main(

@@ -42,6 +42,7 @@ from typing import Any
 from threadstorm.harness import kinship, probe
 from threadstorm.harness.confine import confine_child, isolate_network
 from threadstorm.harness.pipes import collect as pipes_collect
+from threadstorm.harness.pipes import reap
 from threadstorm.harness.protocol import bytes_to_text, decode, encode, write_all
 from threadstorm.harness.runs import MARK_SLOTS, RunServer
 
@@ -152,7 +153,8 @@ def _surface_attempt(
     os.close(result_w)
     os.close(err_w)
     messages, stderr, timed_out = collect(pid, result_r, err_r, deadline)
-    _, status = os.waitpid(pid, 0)
+    status, overran = reap(pid, deadline)  # a unit may close the pipes and run on
+    timed_out = timed_out or overran
     try:
         with open(os.path.join(folder, SURFACE_FILE), encoding="utf-8") as handle:
             surface = json.load(handle) if status == 0 else None
