@@ -8,7 +8,10 @@ contract policy, so better bucketing cannot count as better search:
 - **bugs**: distinct in-contract crash sites (the crash signature of every stored crash, judged
   again here: the failed assertion, the top native frames, or the crashing thread's operation);
 - **outside**: share of runs in families the default policy puts outside the contract (``reinit``);
-- **raised**: share of runs that ended ``raised``;
+- **raised**: share of runs that ended ``raised`` (before ``refused_operations``: any call raised;
+  since: an operation raised on every call);
+- **excepted**: share of runs in which any call raised, whatever the outcome (the old meaning of
+  ``raised``, comparable across both sides; ``-`` where the checkout does not count it);
 - **useful**: share of runs of in-contract families that did not end ``raised`` (nor as a harness
   error);
 - **watch**: seconds until the first crash whose signature contains ``--watch`` (e.g. a planted
@@ -55,6 +58,7 @@ class Figures:
     runs: int
     outside: float
     raised: float
+    excepted: float | None
     useful: float
     bugs: frozenset[str]
     watch_s: float | None
@@ -132,9 +136,12 @@ def measure(out: Path, watch: str | None) -> Figures:
         coverage_rows = db.execute(
             "SELECT module, count(*), sum(reachable), sum(exercised) FROM coverage GROUP BY module"
         ).fetchall()
+        weights = db.execute("SELECT weights FROM weights").fetchone()
     runs = sum(count for _, _, count in counts) or 1
     outside = sum(count for _, family, count in counts if family in OUTSIDE_FAMILIES)
     raised = sum(count for status, _, count in counts if status == "raised")
+    economy = json.loads(weights[0]).get("economy", {}) if weights else {}
+    excepted = economy.get("runs_with_exceptions")
     useful = sum(
         count
         for status, family, count in counts
@@ -158,15 +165,23 @@ def measure(out: Path, watch: str | None) -> Figures:
     coverage = {module: (total, reachable, exercised) for module, total, reachable, exercised
                 in coverage_rows}  # fmt: skip
     return Figures(
-        runs, outside / runs, raised / runs, useful / runs, frozenset(bugs), watch_s, coverage
+        runs,
+        outside / runs,
+        raised / runs,
+        None if excepted is None else excepted / runs,
+        useful / runs,
+        frozenset(bugs),
+        watch_s,
+        coverage,
     )
 
 
 def row_text(seed: int, side: str, figures: Figures) -> str:
     watch = "-" if figures.watch_s is None else f"{figures.watch_s:.0f} s"
+    excepted = "     -" if figures.excepted is None else f"{figures.excepted:6.1%}"
     return (
         f"seed {seed:>2} {side:>3}  runs {figures.runs:>6}  outside {figures.outside:6.1%}  "
-        f"raised {figures.raised:6.1%}  useful {figures.useful:6.1%}  "
+        f"raised {figures.raised:6.1%}  excepted {excepted}  useful {figures.useful:6.1%}  "
         f"bugs {len(figures.bugs):>3}  watch {watch}"
     )
 
@@ -180,10 +195,13 @@ def table(rows: list[tuple[int, str, Figures]]) -> str:
             continue
         count = len(mine)
         union = frozenset().union(*(figures.bugs for figures in mine))
+        excepted = [f.excepted for f in mine if f.excepted is not None]
+        excepted_text = f"{sum(excepted) / len(excepted):6.1%}" if excepted else "     -"
         lines.append(
             f"mean    {side:>3}  runs {sum(f.runs for f in mine) / count:>6.0f}  "
             f"outside {sum(f.outside for f in mine) / count:6.1%}  "
             f"raised {sum(f.raised for f in mine) / count:6.1%}  "
+            f"excepted {excepted_text}  "
             f"useful {sum(f.useful for f in mine) / count:6.1%}  "
             f"bugs {sum(len(f.bugs) for f in mine) / count:5.1f}  (all seeds: {len(union)})"
         )

@@ -23,7 +23,9 @@ DONE_RAISED = {
         {"thread": 0, "op": 0, "type": "KeyError", "count": 9, "message": "'popitem()'"},
         {"thread": 1, "op": 0, "type": "IndexError", "count": 2, "message": "pop"},
     ],
+    "refused": [[0, 0]],
 }
+DONE_SOME_RAISED = {**DONE_RAISED, "status": "passed", "refused": []}
 SETUP = {"event": "setup", "types": {"obj": "builtins.list"}}
 
 
@@ -244,11 +246,19 @@ def test_passed() -> None:
     assert outcome.crash == {}
 
 
-def test_raised_names_the_first_exception() -> None:
+def test_raised_names_what_was_refused() -> None:
     outcome = classify(evidence(messages=(SETUP, DONE_RAISED)))
     assert outcome.status is Status.RAISED
-    assert outcome.reason == "KeyError: 'popitem()' (and 1 more kinds)"
+    assert outcome.reason == "KeyError: 'popitem()'"  # thread 1's IndexError was now and then
     assert not outcome.status.is_finding
+
+
+def test_exceptions_on_some_calls_leave_a_run_passed_and_are_named() -> None:
+    outcome = classify(evidence(messages=(SETUP, DONE_SOME_RAISED)))
+    assert outcome.status is Status.PASSED
+    assert outcome.reason == (
+        "all threads finished; some calls raised: KeyError: 'popitem()' (and 1 more kinds)"
+    )
 
 
 def test_raised_from_a_real_run() -> None:

@@ -9,6 +9,7 @@ import pytest
 from threadstorm.campaign.coverage import CoverageTracker
 from threadstorm.generate.families import ArgumentSubject
 from threadstorm.generate.surface import Subject, Surface
+from threadstorm.harness.execute import refused_operations
 from threadstorm.scenario.codec import recipe_to_json
 from threadstorm.scenario.model import (
     Call,
@@ -100,13 +101,20 @@ def scenario(*plans: tuple[Operation, ...], rounds: int = 2, iterations: int = 5
     )
 
 
-def evidence(*exceptions: tuple[int, int, int], done: bool = True, **more: Any) -> Evidence:
+def evidence(
+    *exceptions: tuple[int, int, int],
+    done: bool = True,
+    run: Scenario | None = None,
+    **more: Any,
+) -> Evidence:
+    """A run's evidence; with ``run``, its done message names what it refused, as the harness's."""
     messages: list[dict[str, Any]] = [{"event": "setup"}]
     if done:
         raised = [
             {"thread": t, "op": o, "type": "ValueError", "count": c} for t, o, c in exceptions
         ]
-        messages.append({"event": "done", "exceptions": raised})
+        refused = refused_operations(run, raised) if run is not None else []
+        messages.append({"event": "done", "exceptions": raised, "refused": refused})
     return Evidence(0, 0, False, 0.01, b"", tuple(messages), **more)
 
 
@@ -153,7 +161,7 @@ def test_harness_errors_and_runs_that_never_set_up_count_for_nothing(surface: Su
 def test_an_operation_that_raised_on_every_call_is_not_exercised(surface: Surface) -> None:
     tracker = CoverageTracker(surface)
     run = scenario((PEEK,), (TAKE,), rounds=2, iterations=5)
-    tracker.observe(run, box(surface), evidence((1, 0, 10), (0, 0, 9)), Status.RAISED)
+    tracker.observe(run, box(surface), evidence((1, 0, 10), (0, 0, 9), run=run), Status.RAISED)
     assert "toy.Box.peek" in exercised(tracker)  # raised 9 times of 10: it ran
     assert reasons(tracker)["toy.Box.take"] == "always raised"
     tracker.observe(run, box(surface), evidence(), Status.PASSED)
@@ -163,7 +171,7 @@ def test_an_operation_that_raised_on_every_call_is_not_exercised(surface: Surfac
 def test_a_thread_that_could_not_bind_its_operations_ran_nothing(surface: Surface) -> None:
     tracker = CoverageTracker(surface)
     run = scenario((PEEK,), (TAKE,), rounds=2)
-    tracker.observe(run, box(surface), evidence((1, -1, 2)), Status.RAISED)
+    tracker.observe(run, box(surface), evidence((1, -1, 2), run=run), Status.RAISED)
     assert "toy.Box.take" not in exercised(tracker)
     assert "toy.Box.peek" in exercised(tracker)
 

@@ -175,8 +175,9 @@ def ran_and_raised(
 ) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
     """(thread, op) pairs that completed at least one call, and those that raised on every call.
 
-    A run that finished reports its exceptions; one that did not (crash, hang) says only which
-    operation each thread was in, and those count as run.
+    A run that finished names the operations it refused (``execute.refused_operations``); one
+    that did not (crash, hang) says only which operation each thread was in, and those count as
+    run.
     """
     done = evidence.message("done")
     pairs = [
@@ -193,12 +194,5 @@ def ran_and_raised(
             and 0 <= index < len(scenario.threads[number].operations)
         }
         return sorted(ran), []
-    calls = scenario.rounds * scenario.iterations
-    failed: set[tuple[int, int]] = set()
-    for entry in done.get("exceptions", []):
-        number, index, count = int(entry["thread"]), int(entry["op"]), int(entry.get("count", 0))
-        if index == -1 and count >= scenario.rounds:  # binding failed every round: nothing ran
-            failed.update(p for p in pairs if p[0] == number)
-        elif count >= calls:
-            failed.add((number, index))
+    failed = {(int(thread), int(op)) for thread, op in done.get("refused", ())}
     return [p for p in pairs if p not in failed], [p for p in pairs if p in failed]

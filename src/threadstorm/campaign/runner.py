@@ -331,7 +331,14 @@ class Campaign:
                     )
         elif status == Status.HARNESS_ERROR and tally.count(Status.HARNESS_ERROR) <= 3:
             display.note(f"[yellow]harness error[/] ({verdict.outcome.reason})")
-        generator.feedback(scenario.family, result.subject.type, status.label, new_bucket)
+        done = evidence.message("done") or {}
+        generator.feedback(
+            scenario.family,
+            result.subject.type,
+            status.label,
+            new_bucket,
+            excepted=bool(done.get("exceptions")),
+        )
 
     def follow_up_context(self) -> FollowUpContext:
         """What follow-up needs of this campaign (after ``prepare``)."""

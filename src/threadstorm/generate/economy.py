@@ -57,6 +57,7 @@ class Economy:
     seen_outcomes: set[tuple[str, str, str]]
     runs: int = 0
     outside_runs: int = 0
+    excepted_runs: int = 0  # runs in which some call raised, whatever their outcome
 
     @classmethod
     def empty(cls) -> Economy:
@@ -130,6 +131,7 @@ class Economy:
             "runs": self.runs,
             "outside_contract_runs": self.outside_runs,
             "outside_contract_share": round(self.outside_share(), 4),
+            "runs_with_exceptions": self.excepted_runs,
             "arms": [
                 {
                     "family": family,

@@ -171,15 +171,23 @@ class Generator:
             self.type_weights[type_name] = 0.0
 
     def feedback(
-        self, family: str, type_name: str, outcome: str, new_bucket: str | None = None
+        self,
+        family: str,
+        type_name: str,
+        outcome: str,
+        new_bucket: str | None = None,
+        *,
+        excepted: bool = False,
     ) -> None:
         """Learn from one run: pay its arm (see ``Economy.pay``), note what could not be built.
 
-        ``new_bucket`` is the contract label of the bucket the run created, or None.  Bonuses
-        are capped (``economy.MAX_BONUS``), so one productive type never starves the others.
+        ``new_bucket`` is the contract label of the bucket the run created, or None; ``excepted``
+        says some call raised (counted for the report: a ``passed`` run may have).  Bonuses are
+        capped (``economy.MAX_BONUS``), so one productive type never starves the others.
         """
         if outcome == "harness_error":
             self.pool.strict_types.add(type_name)
+        self.economy.excepted_runs += excepted
         self.economy.pay(family, type_name, outcome, new_bucket)
         if self.type_weights.get(type_name):
             factor = self.economy.type_factor(type_name, list(self.families))

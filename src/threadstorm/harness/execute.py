@@ -255,12 +255,35 @@ def run_scenario(
     if rebuild_failed:
         return {"event": "setup_failed", "error": rebuild_failed[0]}
     exceptions = log.as_json()
+    refused = refused_operations(scenario, exceptions)
     return {
         "event": "done",
-        "status": "raised" if exceptions else "passed",
+        "status": "raised" if refused else "passed",
         "exceptions": exceptions,
+        "refused": refused,
         "gil_enabled": _gil_enabled(),
     }
+
+
+def refused_operations(scenario: Scenario, exceptions: list[dict[str, Any]]) -> list[list[int]]:
+    """``[thread, op]`` of every operation that raised on each of its calls: refused outright.
+
+    A run with one is ``raised``: part of the scenario never ran, the cheapest way to waste a
+    run (a guessed argument the callable rejects, a method the object does not support).  A run
+    whose operations each returned at least once is ``passed``, whatever else raised along the
+    way: ``pop()`` on a list that other threads emptied raises ``IndexError`` now and then, and
+    that run raced as written.  A failed bind (op -1) in every round refuses the thread's plan.
+    """
+    calls = scenario.rounds * scenario.iterations
+    refused: set[tuple[int, int]] = set()
+    for entry in exceptions:
+        thread, op, count = int(entry["thread"]), int(entry["op"]), int(entry["count"])
+        if op == -1 and count >= scenario.rounds:
+            operations = len(scenario.threads[thread].operations)
+            refused.update((thread, index) for index in range(operations))
+        elif op >= 0 and count >= calls:
+            refused.add((thread, op))
+    return [[thread, op] for thread, op in sorted(refused)]
 
 
 def _worker(

@@ -20,7 +20,7 @@ from threadstorm.report.model import BucketReport, CampaignSummary, Report, Targ
 from threadstorm.scenario.codec import scenario_to_json
 from threadstorm.store.records import Minimisation, Reproduction
 
-REPORT_VERSION = 1
+REPORT_VERSION = 2  # 2: outcome "raised" means an operation raised on every call
 
 
 def render_json(report: Report) -> str:

@@ -16,7 +16,9 @@ How a run ended is read in a fixed order, each step from a structured fact:
    also runs out of time alone (``hangs_alone``, as for a deadline); any other signal came from
    outside the scenario (a SIGKILL we did not send, say) and is a ``HARNESS_ERROR``;
 5. a nonzero exit whose stderr holds a parsed ``Fatal Python error``: ``CRASHED``;
-6. the child's ``done`` message: ``RAISED`` or ``PASSED``;
+6. the child's ``done`` message: ``RAISED`` when an operation raised on every one of its calls
+   (the scenario was refused in part: ``execute.refused_operations``), else ``PASSED``, with
+   any exceptions along the way named in the reason;
 7. anything else (the child exited without a result and without a signal): ``HARNESS_ERROR``,
    "child vanished".
 
@@ -107,15 +109,22 @@ def _by_done_message(evidence: Evidence) -> Outcome:
             Status.HARNESS_ERROR,
             f"child exited with code {evidence.exit_code} after reporting its result",
         )
+    exceptions = done.get("exceptions") or []
     if done.get("status") == "raised":
-        return Outcome(Status.RAISED, _raised_reason(done))
+        refused = {tuple(pair) for pair in done.get("refused", ())}
+        first = [e for e in exceptions if (e.get("thread"), e.get("op")) in refused] or exceptions
+        return Outcome(Status.RAISED, _exceptions_reason(first) or "a worker raised")
+    if exceptions:
+        return Outcome(
+            Status.PASSED,
+            f"all threads finished; some calls raised: {_exceptions_reason(exceptions)}",
+        )
     return Outcome(Status.PASSED, "all threads finished")
 
 
-def _raised_reason(done: dict[str, Any]) -> str:
-    exceptions = done.get("exceptions") or []
+def _exceptions_reason(exceptions: list[dict[str, Any]]) -> str:
     if not exceptions:
-        return "a worker raised"
+        return ""
     first = exceptions[0]
     kinds = len(exceptions)
     more = f" (and {kinds - 1} more kinds)" if kinds > 1 else ""

@@ -13,7 +13,8 @@ class Status(enum.IntEnum):
     """How a run ended.  Ordered: a larger value is a stronger finding.
 
     ``HARNESS_ERROR`` is threadstorm's own failure: never a finding, always shown.
-    ``RAISED`` is a Python exception in a worker: kept, not a crash.
+    ``RAISED``: an operation raised a Python exception on every call (part of the scenario never
+    ran); kept, not a crash.  Exceptions on some calls only leave a run ``PASSED``.
     """
 
     HARNESS_ERROR = 0
