@@ -25,6 +25,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,7 @@ from helpers import (
 from helpers import fuzz_args as make_fuzz_args
 from test_campaign_planted import in_contract_crash, is_bag_repr, is_lazy_assertion
 
+from fixtures.build_fixture import build_extension
 from threadstorm.scenario.model import (
     Collection,
     Lit,
@@ -54,6 +56,7 @@ from threadstorm.store.db import Store
 
 pytest.importorskip("distributed")
 
+from threadstorm.bucket.judge import judge
 from threadstorm.campaign.batch import TargetSpec
 from threadstorm.campaign.dask_executor import DaskExecutor
 from threadstorm.campaign.executor import Feed, RunResult
@@ -84,19 +87,22 @@ class Cluster:
         self.processes: list[subprocess.Popen[bytes]] = []
         self.workers: list[subprocess.Popen[bytes]] = []
 
-    def start(self, workers: int) -> None:
+    def start(self, workers: int, nanny: bool = False) -> None:
         self._spawn(
             "scheduler",
             ["scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard"],
         )
         assert wait_until(self._address_known, CLUSTER_START_S), self.logs()
         for _ in range(workers):
-            self.add_worker()
+            self.add_worker(nanny)
         self.wait_for_workers(workers)
 
-    def add_worker(self) -> None:
-        args = ["worker", "--host", "127.0.0.1", "--nworkers", "1", "--nthreads", "2"]
-        args += ["--no-nanny", "--no-dashboard"]
+    def add_worker(self, nanny: bool = False) -> None:
+        """One worker process of two threads; with ``nanny``, one process of one thread under a
+        nanny that starts it again when it dies."""
+        threads = "1" if nanny else "2"
+        args = ["worker", "--host", "127.0.0.1", "--nworkers", "1", "--nthreads", threads]
+        args += ["--no-dashboard"] if nanny else ["--no-nanny", "--no-dashboard"]
         self.workers.append(self._spawn(f"worker-{len(self.workers)}", args))
 
     def _spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
@@ -280,3 +286,132 @@ def test_workers_without_the_target_are_named_and_excluded(cluster: Cluster) -> 
     assert len(excluded) == alive == len(executor.stats.excluded), notes
     assert all("/nonexistent/python" in note for note in excluded), notes
     assert results.empty()
+
+
+# The killer must be C: the sandbox refuses ``os.kill`` to Python code under test.
+KILLER = r"""
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+/* SIGKILL the grandparent of this child: the Dask worker whose fork server forked it. */
+static PyObject *
+kill_my_worker(PyObject *module, PyObject *arg)
+{
+    char path[64], text[512], state;
+    int grandparent = 0;
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)getppid());
+    FILE *stat = fopen(path, "r");
+    if (stat == NULL) {
+        return PyErr_SetFromErrno(PyExc_OSError);
+    }
+    size_t length = fread(text, 1, sizeof text - 1, stat);
+    fclose(stat);
+    text[length] = 0;
+    char *end = strrchr(text, ')');
+    if (end == NULL || sscanf(end + 1, " %c %d", &state, &grandparent) != 2 || grandparent <= 1) {
+        PyErr_SetString(PyExc_RuntimeError, "no grandparent to kill");
+        return NULL;
+    }
+    kill(grandparent, SIGKILL);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef methods[] = {
+    {"kill_my_worker", kill_my_worker, METH_O, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyModuleDef_Slot slots[] = {
+#ifdef Py_GIL_DISABLED
+    {Py_mod_gil, Py_MOD_GIL_NOT_USED},
+#endif
+    {0, NULL},
+};
+
+static struct PyModuleDef definition = {
+    PyModuleDef_HEAD_INIT, "worker_killer", NULL, 0, methods, slots,
+};
+
+PyMODINIT_FUNC
+PyInit_worker_killer(void)
+{
+    return PyModuleDef_Init(&definition);
+}
+"""
+QUARANTINE_WAIT_S = 180.0
+
+
+@pytest.fixture
+def nanny_cluster(tmp_path: Path) -> Iterator[Cluster]:
+    """Two one-thread workers under nannies, which start a killed worker again."""
+    running = Cluster(tmp_path / "nanny-cluster")
+    running.folder.mkdir()
+    try:
+        running.start(workers=2, nanny=True)
+        yield running
+    finally:
+        running.close()
+
+
+def test_a_scenario_that_kills_its_workers_is_found_and_filed_as_a_finding(
+    nanny_cluster: Cluster, python313d: Path, tmp_path: Path
+) -> None:
+    """A batch holding one scenario that SIGKILLs its own Dask worker is split; the killer alone
+    is quarantined and handed over as a ``worker_killer`` crash; its batch mates still run."""
+    folder = tmp_path / "module"
+    folder.mkdir()
+    (tmp_path / "worker_killer.c").write_text(KILLER)
+    build_extension(python313d, tmp_path / "worker_killer.c", folder)
+    target = TargetSpec(str(python313d), modules=("worker_killer",), paths=(str(folder),))
+    shared = (SharedObject("obj", Collection("list", (Lit(1),))),)
+    harmless = Scenario(
+        shared=shared, threads=(ThreadPlan((Operation("function", "obj", "builtins.repr"),)),) * 2
+    )
+    killer = Scenario(
+        imports=("worker_killer",),
+        shared=shared,
+        threads=(ThreadPlan((Operation("function", "obj", "worker_killer.kill_my_worker"),)),),
+    )
+    drawn: list[Scenario] = []
+
+    def draw() -> Any:
+        drawn.append(killer if len(drawn) == 1 else harmless)  # the first batch holds it
+        return drawn[-1], None
+
+    executor = DaskExecutor(nanny_cluster.address, target, batch_size=4, timeout_s=10, reuse=1)
+    executor.connect()
+    notes: list[str] = []
+    results: queue.Queue[RunResult] = queue.Queue()
+    stop = threading.Event()
+    received: list[RunResult] = []
+    try:
+        executor.start(Feed(draw, results, stop, notes.append))
+        give_up = time.monotonic() + QUARANTINE_WAIT_S
+        while time.monotonic() < give_up and not stop.is_set():
+            try:
+                received.append(results.get(timeout=1.0))
+            except queue.Empty:
+                continue
+            if received[-1].evidence.killed_workers:
+                break
+        stop.set()
+        executor.join()
+    finally:
+        executor.close()
+    while not results.empty():
+        received.append(results.get_nowait())
+    quarantined = [result for result in received if result.evidence.killed_workers]
+    assert any(result.scenario == killer for result in quarantined), notes
+    assert executor.stats.split >= 1, notes
+    verdict = judge(quarantined[0].evidence, quarantined[0].scenario)
+    assert verdict.signature is not None
+    assert verdict.signature.kind == "worker_killer", verdict.signature
+    if quarantined[0].scenario == killer:
+        assert verdict.signature.parts == ("worker_killer.kill_my_worker",)
+    ran = [r for r in received if not r.evidence.killed_workers and r.scenario == harmless]
+    assert len(ran) >= 3, notes  # at least the killer's three batch mates, run one by one
+    assert all(judge(r.evidence, r.scenario).outcome.status.label == "passed" for r in ran)

@@ -89,6 +89,10 @@ version whenever a rule below changes, because stored bucket keys depend on them
 
 4. **Hangs** are kind ``hang`` with the types and operations of every thread in flight.
 
+5. **A scenario quarantined for killing its Dask workers** (``Evidence.killed_workers``) is kind
+   ``worker_killer`` with the sorted names of the operations it calls: no child reported back,
+   so what it calls is all there is to tell two of them apart.
+
 Things to know when using signatures:
 
 - The evidence decides the rule: the same crash signed with a gdb backtrace attached (rule 2)
@@ -116,6 +120,7 @@ from threadstorm.triage.outcome import Outcome, Status
 from threadstorm.triage.parsers import Assertion, NativeFrame, SanitizerReport
 
 NATIVE_FRAMES = 3
+WORKER_KILLER = "worker_killer"  # rule 5's kind: never run again, not even in follow-up
 
 # ----------------------------------------------------------------- generic checks
 
@@ -276,6 +281,8 @@ def signature_for(outcome: Outcome, evidence: Evidence, scenario: Scenario) -> S
     """
     if not outcome.status.is_finding:
         raise ValueError(f"a {outcome.status.label} run has no signature (only findings do)")
+    if evidence.killed_workers:
+        return worker_killer_signature(scenario)
     facts = outcome.facts if outcome.facts is not None else crash_facts(evidence)
     context = run_context(evidence, scenario, facts)
     if outcome.status is Status.HUNG:
@@ -293,7 +300,7 @@ def candidate_signatures(
     One per worker that may have crashed (``Context.candidates``), each as if that worker's
     operation were the site; empty when the crashing thread is known.
     """
-    if outcome.status is not Status.CRASHED or outcome.facts is None:
+    if outcome.status is not Status.CRASHED or outcome.facts is None or evidence.killed_workers:
         return ()
     context = run_context(evidence, scenario, outcome.facts)
     found = (
@@ -301,6 +308,12 @@ def candidate_signatures(
         for site in context.candidates
     )
     return tuple(dict.fromkeys(found))
+
+
+def worker_killer_signature(scenario: Scenario) -> Signature:
+    """Rule 5: the operations of a scenario that killed the Dask workers running it."""
+    names = sorted({op.name for plan in scenario.threads for op in plan.operations})
+    return Signature(WORKER_KILLER, tuple(names))
 
 
 def crash_signature(facts: CrashFacts, context: Context) -> Signature:

@@ -10,10 +10,13 @@ each running them on fork servers of its own (``campaign.dask_task``).  Only JSO
 - **A worker that cannot run the target** (not at that path, or its fork server will not start)
   is named in one line and excluded; its batch goes to the others.  With no worker left the
   campaign ends with a usage error.
-- **A worker that dies**: Dask runs its batches again elsewhere; a batch whose workers died
-  more than the scheduler's ``allowed-failures`` times (``KilledWorker``) is quarantined: named
-  in one line, counted, never resubmitted.  A batch's results come back once or not at all, so
-  nothing is counted twice.
+- **A worker that dies**: Dask runs its batches again elsewhere.  A batch whose workers died more
+  than the scheduler's ``allowed-failures`` times (``KilledWorker``) is split: its scenarios go
+  out again one per task, so the innocent ones run and the one that kills is found.  A single
+  scenario whose workers died that often is quarantined: never sent again, and handed to the
+  campaign as a finding of its own (``Evidence.worker_killer``, signature kind
+  ``worker_killer``).  A batch's results come back once or not at all, so nothing is counted
+  twice.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from threadstorm.campaign.executor import Feed, RunResult
 from threadstorm.errors import UsageError
 from threadstorm.generate.families import SubjectLike
 from threadstorm.scenario.model import Scenario
+from threadstorm.triage.evidence import Evidence
 
 IN_FLIGHT_PER_THREAD = 2
 CONNECT_TIMEOUT_S = 20.0
@@ -47,7 +51,8 @@ class DaskStats:
     batches: int = 0
     runs: int = 0
     resubmitted: int = 0
-    quarantined: int = 0
+    split: int = 0  # batches whose workers died too often, sent again one scenario per task
+    quarantined: int = 0  # scenarios whose workers died too often: findings, never sent again
     excluded: list[str] = field(default_factory=list)
     controller_s: float = 0.0  # time the controller spent sending and receiving batches
     draw_s: float = 0.0  # of which drawing scenarios (the generator, not Dask)
@@ -58,7 +63,8 @@ class DaskStats:
         per_batch = 1000 * self.controller_s / max(self.batches, 1)
         return (
             f"dask: {self.batches} batches ({self.runs} runs) received, {self.resubmitted} "
-            f"resubmitted, {self.quarantined} quarantined, {len(self.excluded)} worker(s) "
+            f"resubmitted, {self.split} split, {self.quarantined} quarantined, "
+            f"{len(self.excluded)} worker(s) "
             f"excluded; controller cost {per_batch:.2f} ms per batch "
             f"({1000 * self.draw_s / max(self.batches, 1):.2f} ms drawing)"
         )
@@ -198,10 +204,12 @@ class DaskExecutor:
             began = time.perf_counter()
             drawn = [feed.draw() for _ in range(self.batch_size)]
             self.stats.draw_s += time.perf_counter() - began
-            self._numbers += 1
             items = tuple(BatchItem(scenario, self._reuse(scenario)) for scenario, _ in drawn)
-            batch = Batch(self._numbers, items, self.timeout_s)
-            self._send(_Sent(batch, tuple(subject for _, subject in drawn)))
+            self._send(_Sent(self._batch(items), tuple(subject for _, subject in drawn)))
+
+    def _batch(self, items: tuple[BatchItem, ...]) -> Batch:
+        self._numbers += 1
+        return Batch(self._numbers, items, self.timeout_s)
 
     def _reuse(self, scenario: Scenario) -> int:
         alone = self.own_child is not None and self.own_child(scenario)
@@ -232,11 +240,7 @@ class DaskExecutor:
             error = future.exception()
             if not isinstance(error, KilledWorker):
                 raise error
-            self.stats.quarantined += 1
-            feed.note(
-                f"[yellow]quarantined[/] batch {sent.batch.number}: its workers died while "
-                f"running it ({len(sent.batch.items)} scenarios not run again)"
-            )
+            self._killed_workers(sent, feed)
             return
         try:
             doc = future.result()
@@ -249,6 +253,26 @@ class DaskExecutor:
             self._send(_Sent(sent.batch, sent.subjects))
             return
         self._hand_over(sent, result, feed)
+
+    def _killed_workers(self, sent: _Sent, feed: Feed) -> None:
+        """A batch whose workers kept dying: split it, or quarantine its one scenario."""
+        number = sent.batch.number
+        if len(sent.batch.items) > 1:
+            self.stats.split += 1
+            feed.note(
+                f"[yellow]split[/] batch {number}: its workers died while running it; its "
+                f"{len(sent.batch.items)} scenarios go out one by one to find the one that kills"
+            )
+            for item, subject in zip(sent.batch.items, sent.subjects, strict=True):
+                self._send(_Sent(self._batch((item,)), (subject,)))
+            return
+        self.stats.quarantined += 1
+        scenario = sent.batch.items[0].scenario
+        feed.note(
+            f"[bold red]quarantined[/] a {scenario.family} scenario (batch {number}): the Dask "
+            "workers running it kept dying; filed as a finding, not sent again"
+        )
+        feed.results.put(RunResult(scenario, sent.subjects[0], Evidence.worker_killer()))
 
     def _exclude(self, result: BatchResult, feed: Feed) -> None:
         if result.worker not in self.stats.excluded:
@@ -276,6 +300,7 @@ def describe(stats: DaskStats) -> dict[str, Any]:
         "batches": stats.batches,
         "runs": stats.runs,
         "resubmitted": stats.resubmitted,
+        "split": stats.split,
         "quarantined": stats.quarantined,
         "excluded": list(stats.excluded),
         "controller_ms_per_batch": 1000 * stats.controller_s / max(stats.batches, 1),

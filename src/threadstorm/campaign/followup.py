@@ -19,6 +19,7 @@ from typing import Any
 from rich.console import Console
 
 from threadstorm.bucket.merge import plan_merges
+from threadstorm.bucket.signature import WORKER_KILLER
 from threadstorm.campaign.config import CampaignConfig
 from threadstorm.campaign.confirm import confirm, plain_twin
 from threadstorm.contract.policy import Policy
@@ -48,12 +49,13 @@ def unfinished(store: Store) -> list[str]:
     """Buckets whose follow-up never ended (the campaign was killed during it), in store order.
 
     Follow-up measures a rate first and stores the repro script after minimising, so a bucket
-    without either was not followed up to the end.
+    without either was not followed up to the end (a quarantined scenario gets a script only).
     """
     return [
         bucket.key
         for bucket in store.buckets()
-        if bucket.reproduction is None or bucket.repro_script is None
+        if bucket.repro_script is None
+        or (bucket.reproduction is None and bucket.signature.kind != WORKER_KILLER)
     ]
 
 
@@ -135,6 +137,9 @@ class FollowUp:
     def follow(self, session: HarnessSession, key: str, deadline: float) -> None:
         """Every follow-up step for one bucket, each stored when done."""
         bucket = self.store.bucket(key)
+        if bucket.signature.kind == WORKER_KILLER:
+            self._script_only(bucket)
+            return
         timeout = self.config.run_timeout_s
         scenario, rate = self.best_candidate(session, bucket, timeout)
         with self.lock:
@@ -189,6 +194,17 @@ class FollowUp:
             )
             with self.lock:
                 self.store.set_variants(key, variants)
+
+    def _script_only(self, bucket: BucketRecord) -> None:
+        """A quarantined scenario killed the Dask workers running it: it is not run here, where
+        the same escape would reach the controller; its script is written for a human to run
+        on a machine they can lose."""
+        python = str(self.context.interpreter.path)
+        not_run = "not measured: it killed the Dask workers running it, so it is not run again"
+        header = Header.for_bucket(bucket, self.target_label, python, not_run)
+        script = render(bucket.smallest_scenario, header, paths=self.config.paths)
+        with self.lock:
+            self.store.set_repro_script(bucket.key, script)
 
     def best_candidate(
         self, session: HarnessSession, bucket: BucketRecord, timeout: float

@@ -2,6 +2,9 @@
 
 How a run ended is read in a fixed order, each step from a structured fact:
 
+0. the scenario's Dask workers died running it, until it was quarantined (``killed_workers``):
+   ``CRASHED``: something in it takes down the process around the fork server, a finding of
+   its own (it cannot be told apart further: no child ever reported back);
 1. the harness said it failed (``harness_error``), or the child said the scenario's objects
    could not be built (``setup_failed``): ``HARNESS_ERROR``, never a finding;
 2. the deadline passed (``timed_out``): ``HUNG`` when a thread stood still in one operation,
@@ -50,6 +53,12 @@ def classify(evidence: Evidence, facts: CrashFacts | None = None) -> Outcome:
 
     ``facts`` are the evidence's crash facts when the caller has them already.
     """
+    if evidence.killed_workers:
+        return Outcome(
+            Status.CRASHED,
+            "the Dask workers running it kept dying (more often than the scheduler's "
+            "allowed-failures): quarantined",
+        )
     own = _harness_failure(evidence)
     if own is not None:
         return own

@@ -66,6 +66,18 @@ class Evidence:
         return bool(self.extra.get("hang_not_repeated"))
 
     @property
+    def killed_workers(self) -> bool:
+        """The Dask workers running this scenario kept dying (see ``worker_killer``)."""
+        return bool(self.extra.get("killed_workers"))
+
+    @classmethod
+    def worker_killer(cls) -> Evidence:
+        """The evidence of a scenario whose Dask workers died more often than the scheduler
+        allows: no child ever reported back, so only that fact is known (it is quarantined,
+        not run again; ``campaign.dask_executor``)."""
+        return cls(0, 0, False, 0.0, b"", extra={"killed_workers": True})
+
+    @property
     def stderr_text(self) -> str:
         """Stderr decoded for parsing and display (undecodable bytes replaced)."""
         return self.stderr.decode("utf-8", "replace")
