@@ -288,6 +288,38 @@ def test_workers_without_the_target_are_named_and_excluded(cluster: Cluster) -> 
     assert results.empty()
 
 
+def test_batches_in_flight_when_the_budget_ends_are_received(
+    cluster: Cluster, python313d: Path
+) -> None:
+    """Stop while batches run: each one drawn comes back (none is cancelled unfinished)."""
+    executor = DaskExecutor(
+        cluster.address, TargetSpec(str(python313d)), batch_size=8, timeout_s=10, reuse=4
+    )
+    executor.connect()
+    scenario = Scenario(
+        shared=(SharedObject("obj", Collection("list", (Lit(1),) * 50)),),
+        threads=(ThreadPlan((Operation("function", "obj", "builtins.repr"),)),) * 2,
+        iterations=2000,
+    )
+    drawn: list[Scenario] = []
+
+    def draw() -> Any:
+        drawn.append(scenario)
+        return scenario, None
+
+    results: queue.Queue[RunResult] = queue.Queue()
+    stop = threading.Event()
+    try:
+        executor.start(Feed(draw, results, stop, lambda _: None))
+        assert wait_until(lambda: results.qsize() >= 8, STARTUP_SLACK_S)
+        stop.set()
+        executor.join()
+    finally:
+        executor.close()
+    assert results.qsize() == len(drawn) == executor.stats.runs
+    assert executor.stats.batches * 8 == len(drawn)
+
+
 # The killer must be C: the sandbox refuses ``os.kill`` to Python code under test.
 KILLER = r"""
 #define PY_SSIZE_T_CLEAN

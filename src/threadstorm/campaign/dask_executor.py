@@ -7,6 +7,8 @@ each running them on fork servers of its own (``campaign.dask_task``).  Only JSO
 - **In flight**: at most ``IN_FLIGHT_PER_THREAD`` batches per worker thread, so every thread
   has its next batch waiting while the generator's feedback stays fresh.
 - **Streaming**: results are judged as each batch completes (``distributed.as_completed``).
+  When the budget ends, the batches in flight may finish for one run deadline; the rest are
+  cancelled and not counted.
 - **A worker that cannot run the target** (not at that path, or its fork server will not start)
   is named in one line and excluded; its batch goes to the others.  With no worker left the
   campaign ends with a usage error.
@@ -158,6 +160,10 @@ class DaskExecutor:
         self._thread.start()
 
     def join(self) -> None:
+        """Let the batches in flight finish, for one run deadline at most (``stop`` is set, so
+        nothing new is sent); then cancel the rest, whose runs are not counted."""
+        if self._thread is not None:
+            self._thread.join(timeout=self.timeout_s)
         with self._lock:
             flying = list(self._flying)
         if flying:
