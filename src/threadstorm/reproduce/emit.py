@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import itertools
 import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -216,19 +217,22 @@ def render(
     at its import and crashes nothing.
     """
     renderer = _Renderer()
-    fixed = [obj for obj in scenario.shared if not obj.fresh]
+    fixed = {obj.name: renderer.recipe(obj.recipe) for obj in scenario.shared if not obj.fresh}
     fresh = [obj for obj in scenario.shared if obj.fresh]
-    setup = [f"    {STATE}.{obj.name} = {renderer.recipe(obj.recipe)}" for obj in fixed]
     rebuild = [f"    {STATE}.{obj.name} = {renderer.recipe(obj.recipe)}" for obj in fresh]
     timing = Timing.of(scenario)
     if timing.starts:
         rebuild.append(f"    {STATE}.begun = [threading.Event() for _ in PLANS]")
     plans = [
-        f"    lambda {STATE}: [{', '.join(renderer.operation(op) for op in plan.operations)}],"
+        f"lambda {STATE}: [{', '.join(renderer.operation(op) for op in plan.operations)}]"
         for plan in scenario.threads
     ]
+    namespace = _namespace(fixed)
+    setup = [] if namespace else [f"    {STATE}.{name} = {text}" for name, text in fixed.items()]
     for module in scenario.imports:
-        if module != "builtins" and any(module in line for line in setup + rebuild + plans):
+        if module != "builtins" and any(
+            module in line for line in [namespace or "", *setup, *rebuild, *plans]
+        ):
             renderer.imports.add(module)
     lines = [_docstring(scenario, header, time_limit)]
     if paths:
@@ -245,19 +249,45 @@ def render(
     if rebuild:
         what = "fresh objects and start signals" if timing.starts else "fresh objects"
         lines += [f"def rebuild({STATE}):  # {what}, every round", *rebuild, ""]
-    one_line = f"PLANS = [{' '.join(plan.strip() for plan in plans).rstrip(',')}]"
-    if len(one_line) <= MAX_LINE:
-        lines += ["# one list of operations per thread, bound each round", one_line, ""]
-    else:
-        lines += [
-            "PLANS = [  # one list of operations per thread, bound each round",
-            *plans,
-            "]",
-            "",
-        ]
+    lines += [*_plans_table(plans), ""]
     lines += timing.table()
-    lines += _skeleton(scenario, bool(setup), bool(rebuild), time_limit, timing)
+    made = namespace or f"{STATE} = types.SimpleNamespace()"
+    lines += _skeleton(scenario, made, bool(setup), bool(rebuild), time_limit, timing)
     return "\n".join(lines) + "\n"
+
+
+def _namespace(fixed: dict[str, str]) -> str | None:
+    """The round's namespace made with the fixed objects in one line, when they need no other
+    shared object and the line is short enough (else a ``setup`` function builds them)."""
+    if not fixed or any(f"{STATE}." in text for text in fixed.values()):
+        return None
+    values = ", ".join(f"{name}={text}" for name, text in fixed.items())
+    line = f"    {STATE} = types.SimpleNamespace({values})"
+    return line.strip() if len(line) <= MAX_LINE else None
+
+
+def _plans_table(plans: list[str]) -> list[str]:
+    """``PLANS``: one entry per thread; a run of identical threads is written once, repeated."""
+    entries: list[str] = []
+    comments: list[str] = []
+    number = 0
+    for text, run in itertools.groupby(plans):
+        count = len(list(run))
+        entries.append(f"*[{text}] * {count}" if count > 1 else text)
+        last = number + count - 1
+        comments.append(f"  # threads {number}-{last}" if count > 1 else "")
+        number += count
+    alike = len(set(plans)) == 1 and len(plans) > 1  # every thread runs the same plan
+    one_line = (
+        f"PLANS = [{plans[0]}] * {len(plans)}" if alike else f"PLANS = [{', '.join(entries)}]"
+    )
+    if len(one_line) <= MAX_LINE:
+        return ["# one list of operations per thread, bound each round", one_line]
+    return [
+        "PLANS = [  # one list of operations per thread, bound each round",
+        *(f"    {entry},{comment}" for entry, comment in zip(entries, comments, strict=True)),
+        "]",
+    ]
 
 
 @dataclass(frozen=True)
@@ -359,7 +389,12 @@ def _release(scenario: Scenario) -> str:
 
 
 def _skeleton(
-    scenario: Scenario, has_setup: bool, has_rebuild: bool, time_limit: float, timing: Timing
+    scenario: Scenario,
+    made: str,
+    has_setup: bool,
+    has_rebuild: bool,
+    time_limit: float,
+    timing: Timing,
 ) -> list[str]:
     action = f", action=lambda: rebuild({STATE})" if has_rebuild else ""
     number, plans = ("n, ", "enumerate(PLANS)") if timing.numbered else ("", "PLANS")
@@ -375,7 +410,7 @@ def _skeleton(
         "faulthandler.enable(all_threads=True)",
         f"deadline = time.monotonic() + {time_limit:g}",
         "while time.monotonic() < deadline:",
-        f"    {STATE} = types.SimpleNamespace()",
+        f"    {made}",
         *([f"    setup({STATE})"] if has_setup else []),
         f"    barrier = threading.Barrier(len(PLANS){action})",
         f"    threads = [threading.Thread(target=worker, args=({number}p, {STATE}, barrier))"
