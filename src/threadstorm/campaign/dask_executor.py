@@ -61,14 +61,17 @@ class DaskStats:
     round_trip_s: float = 0.0  # submission to result, summed over received batches
     worker_s: float = 0.0  # time the workers spent running them, summed
 
+    def per_batch_ms(self, seconds: float) -> float:
+        """``seconds`` summed over the received batches, as milliseconds per batch."""
+        return 1000 * seconds / max(self.batches, 1)
+
     def line(self) -> str:
-        per_batch = 1000 * self.controller_s / max(self.batches, 1)
         return (
             f"dask: {self.batches} batches ({self.runs} runs) received, {self.resubmitted} "
             f"resubmitted, {self.split} split, {self.quarantined} quarantined, "
-            f"{len(self.excluded)} worker(s) "
-            f"excluded; controller cost {per_batch:.2f} ms per batch "
-            f"({1000 * self.draw_s / max(self.batches, 1):.2f} ms drawing)"
+            f"{len(self.excluded)} worker(s) excluded; controller cost "
+            f"{self.per_batch_ms(self.controller_s):.2f} ms per batch "
+            f"({self.per_batch_ms(self.draw_s):.2f} ms drawing)"
         )
 
 
@@ -309,8 +312,8 @@ def describe(stats: DaskStats) -> dict[str, Any]:
         "split": stats.split,
         "quarantined": stats.quarantined,
         "excluded": list(stats.excluded),
-        "controller_ms_per_batch": 1000 * stats.controller_s / max(stats.batches, 1),
-        "draw_ms_per_batch": 1000 * stats.draw_s / max(stats.batches, 1),
-        "round_trip_ms_per_batch": 1000 * stats.round_trip_s / max(stats.batches, 1),
-        "worker_ms_per_batch": 1000 * stats.worker_s / max(stats.batches, 1),
+        "controller_ms_per_batch": stats.per_batch_ms(stats.controller_s),
+        "draw_ms_per_batch": stats.per_batch_ms(stats.draw_s),
+        "round_trip_ms_per_batch": stats.per_batch_ms(stats.round_trip_s),
+        "worker_ms_per_batch": stats.per_batch_ms(stats.worker_s),
     }
