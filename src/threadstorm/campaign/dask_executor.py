@@ -276,6 +276,7 @@ class DaskExecutor:
                 self._send(_Sent(self._batch((item,)), (subject,)))
             return
         self.stats.quarantined += 1
+        self.stats.runs += 1  # handed over as a run, so the store's count and ours agree
         scenario = sent.batch.items[0].scenario
         feed.note(
             f"[bold red]quarantined[/] a {scenario.family} scenario (batch {number}): the Dask "
