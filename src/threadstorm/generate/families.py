@@ -40,6 +40,7 @@ from threadstorm.scenario.model import (
     Call,
     Collection,
     Lit,
+    Make,
     Operation,
     Recipe,
     Ref,
@@ -581,16 +582,31 @@ def longer(recipe: Recipe, length: int) -> Recipe:
 # Mutators that put one value into a container, by name; any other one-argument mutator will do
 # when none of these exists.  Removers take no argument.
 ADDER_NAMES = ("append", "add", "extend", "appendleft", "push", "put", "put_nowait", "update")
+HASHING_ADDERS = ("add",)  # set-like: a nested value must be hashable
 ITEM = "item"
+HOT = "hot"
+CONTENDED_SHARE = 0.6  # of churn runs: a contender thread makes the nested repr block
 
 
 def churn(rng: random.Random, subject: SubjectLike, pool: ValuePool) -> Scenario | None:
     """Readers walk nested slow values while a late mutator refills with fresh ones and clears.
 
-    The container starts filled with a list of references to one slow value (a shared ``item``);
-    readers ``repr``/``str`` it from the barrier on; the mutator waits until the first reader has
-    begun, spins a short delay, then alternates adding a value built anew for every call with
-    clearing or popping.
+    The seed's race: a container's repr holds its critical section and walks its items by
+    borrowed reference; an item's repr blocks on another lock, which suspends the section, and a
+    concurrent ``clear()`` frees the item under it.  Two shapes, both with readers that
+    ``repr``/``str`` the container from the barrier on and a mutator that waits until the first
+    reader has begun, spins a short delay, then alternates adding a value built anew for every
+    call (owned by the mutator, so dropping it frees it at once) with clearing or popping:
+
+    - **contended** (``CONTENDED_SHARE``): a shared list ``hot`` holds the slow value and a
+      contender thread keeps taking its lock (``repr(hot)``); the nested values are containers
+      of references to ``hot``, so a reader inside one blocks on ``hot`` and its sections are
+      suspended while the mutator frees the nested value.  This does not depend on luck in the
+      target's memory layout (a type-cache collision that makes a union's repr take the type
+      lock): measured on the planted Shelf, 6 of 6 runs crashed on 3.13.5 and 3.14.7 debug, 0 of
+      6 without the contender;
+    - **plain**: the container starts filled with a list of references to one slow value; the
+      nested repr blocks only when the slow value's own repr contends for a lock.
     """
     if not subject.accepts_iterable or subject.type in SMALL_INT_TYPES:
         return None
@@ -605,21 +621,20 @@ def churn(rng: random.Random, subject: SubjectLike, pool: ValuePool) -> Scenario
     adder = rng.choice(adders)
     # clear() drops everything at once, the nested container included: the seed's mutator
     clearing = [m for m in removers if m.name == "clear"]
+    remover = rng.choice(clearing) if clearing and rng.random() < 0.8 else rng.choice(removers)
+    remove = Operation("method", SHARED, remover.name)
+    if rng.random() < CONTENDED_SHARE:
+        return _contended_churn(rng, subject, adder.name, remove)
+    readers = rng.choice((3, 3, 4))  # two readers rarely overlap inside one repr
     value = pool.slow_value(unions=0.7)
     add_arg = Collection("list", (value,)) if adder.name in ("extend", "update") else value
     refill = Operation("method", SHARED, adder.name, (add_arg,), fresh=True)
-    remover = rng.choice(clearing) if clearing and rng.random() < 0.8 else rng.choice(removers)
-    remove = Operation("method", SHARED, remover.name)
     width = rng.choice((5, 10))
     # a list, not a tuple: its repr takes the list's own critical section, so readers queue on
     # it and the container's section is suspended and resumed again and again (measured on the
     # planted Shelf: 12 of 12 runs crashed with a nested list, 0 of 9 with a tuple)
     nested = Collection("list", tuple(Shared(ITEM) for _ in range(width)))
-    readers = rng.choice((3, 3, 4))  # two readers rarely overlap inside one repr
-    reader_plans = tuple(
-        ThreadPlan((Operation("function", SHARED, rng.choice(("builtins.repr", "builtins.str"))),))
-        for _ in range(readers)
-    )
+    reader_plans = tuple(_repr_plan(rng) for _ in range(readers))
     start = Start(0, rng.choice(DELAYS_US)) if rng.random() < 0.8 else Start()
     mutator = ThreadPlan((refill, remove), start=start)
     return Scenario(
@@ -635,6 +650,52 @@ def churn(rng: random.Random, subject: SubjectLike, pool: ValuePool) -> Scenario
         # (measured on the planted Shelf: 100 rounds of 20 iterations crashed 12 of 12 runs, 200
         # rounds of 5 crashed 2 of 9, 20 rounds of 10 none of 30)
         iterations=rng.choice((10, 20)),
+        rounds=100,
+    )
+
+
+def _repr_plan(rng: random.Random, target: str = SHARED) -> ThreadPlan:
+    name = rng.choice(("builtins.repr", "builtins.str"))
+    return ThreadPlan((Operation("function", target, name),))
+
+
+def _contended_churn(
+    rng: random.Random, subject: SubjectLike, adder: str, remove: Operation
+) -> Scenario:
+    """The contended shape of ``churn`` (see there).
+
+    Measured on the planted Shelf (3.14.7 debug, 6 runs each): a nested value of 10 references
+    crashed 5-6 of 6 runs, of 3 none, of 30 three; two readers 5 of 6, three 2 of 6; a ``hot``
+    list holding one slow value 5 of 6, ten of them or none 0 of 6 (held too long, or too
+    briefly, to meet the reader at the right moment).
+    """
+    # a small union: on 3.13.5 a 40-member one crashed 0 of 6 runs where an 8-member one
+    # crashed 6 of 6 (the contender's hold must be short beside the nested walk)
+    value = Make("big_union", (("size", rng.choice((8, 8, 20))),))
+    hashing = adder in HASHING_ADDERS
+    width = rng.choice((8, 10, 10, 16))
+    refs = tuple(Shared(HOT) for _ in range(width))
+    # a tuple where the adder hashes its argument; a list (whose repr takes its own lock too)
+    # elsewhere
+    nested = Collection("tuple" if hashing else "list", refs)
+    add_arg = Collection("list", (nested,)) if adder in ("extend", "update") else nested
+    refill = Operation("method", SHARED, adder, (add_arg,), fresh=True)
+    mutator = ThreadPlan((refill, remove), start=Start(0, rng.choice((100, 200, 200, 500))))
+    return Scenario(
+        family="churn",
+        imports=_imports(subject),
+        shared=(
+            SharedObject(ITEM, value),
+            SharedObject(HOT, Collection("list", (Shared(ITEM),))),
+            SharedObject(SHARED, _with_items(subject, (nested,)), fresh=True),
+        ),
+        threads=(
+            _repr_plan(rng),
+            _repr_plan(rng),
+            ThreadPlan((Operation("function", HOT, "builtins.repr"),)),  # the contender
+            mutator,
+        ),
+        iterations=20,
         rounds=100,
     )
 
