@@ -14,8 +14,8 @@ contract policy, so better bucketing cannot count as better search:
   ``raised``, comparable across both sides; ``-`` where the checkout does not count it);
 - **useful**: share of runs of in-contract families that did not end ``raised`` (nor as a harness
   error);
-- **watch**: seconds until the first crash whose signature contains ``--watch`` (e.g. a planted
-  bug), when asked;
+- **watch**: seconds until the first crash whose signature or scenario contains ``--watch``
+  (e.g. ``planted.Shelf``: a planted bug may crash under more than one signature), when asked;
 - **coverage** (``--coverage``): per module, items exercised of the module's total surface (every
   public class, function and member, reachable or not), and of what discovery could reach.
 
@@ -73,7 +73,9 @@ def main() -> int:
     parser.add_argument("--budget", type=float, default=600.0, help="seconds per campaign")
     parser.add_argument("--modules", default="builtins,types,typing,collections")
     parser.add_argument("--path", action="append", default=[], help="extra sys.path folder")
-    parser.add_argument("--watch", help="text of a signature to time the first crash of")
+    parser.add_argument(
+        "--watch", help="text of a signature or scenario to time the first crash of"
+    )
     parser.add_argument("--keep", type=Path, help="keep the campaign folders here")
     parser.add_argument("--coverage", action="store_true", help="print per-module coverage")
     args = parser.parse_args()
@@ -160,7 +162,8 @@ def measure(out: Path, watch: str | None) -> Figures:
         python = frozenset(str(name) for name in setup.get("python_members", ()))
         if policy.label(scenario, python)[0] == IN_CONTRACT:
             bugs.add(verdict.signature.title)
-        if watch and watch in verdict.signature.title and watch_s is None:
+        seen = watch and (watch in verdict.signature.title or watch in scenario_text)
+        if seen and watch_s is None:
             watch_s = time - started
     coverage = {module: (total, reachable, exercised) for module, total, reachable, exercised
                 in coverage_rows}  # fmt: skip
