@@ -654,9 +654,10 @@ def churn(rng: random.Random, subject: SubjectLike, pool: ValuePool) -> Scenario
     )
 
 
-def _repr_plan(rng: random.Random, target: str = SHARED) -> ThreadPlan:
+def _repr_plan(rng: random.Random) -> ThreadPlan:
+    """A reader of the shared container: ``repr`` or ``str`` of it, once per iteration."""
     name = rng.choice(("builtins.repr", "builtins.str"))
-    return ThreadPlan((Operation("function", target, name),))
+    return ThreadPlan((Operation("function", SHARED, name),))
 
 
 def _contended_churn(
