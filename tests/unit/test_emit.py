@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ast
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -153,3 +155,74 @@ def test_a_race_script_says_how_to_run_it_under_tsan() -> None:
 
 def test_code_lines_skips_docstring_comments_and_blanks() -> None:
     assert code_lines('"""doc\n\nmore"""\n# note\n\nx = 1\n') == 1
+
+
+def contended_scenario() -> Scenario:
+    """The planted seed's contended shape: ``union`` lives only inside ``hot``."""
+    nested = Collection("list", tuple(Shared("hot") for _ in range(10)))
+    return Scenario(
+        family="churn",
+        imports=("typing",),
+        shared=(
+            SharedObject("union", Make("big_union", (("size", 8),))),
+            SharedObject("hot", Collection("list", (Shared("union"),))),
+            SharedObject("obj", Collection("list", (nested,)), fresh=True),
+        ),
+        threads=(
+            ThreadPlan((Operation("function", "obj", "builtins.repr"),)),
+            ThreadPlan((Operation("function", "hot", "builtins.repr"),)),
+            ThreadPlan((Operation("method", "obj", "clear"),), start=Start(0, 100)),
+        ),
+        iterations=5,
+        rounds=3,
+    ).validate()
+
+
+def test_an_object_only_one_recipe_uses_is_written_in_place() -> None:
+    script = render(contended_scenario(), HEADER)
+    assert "s = types.SimpleNamespace(hot=[big_union(8)])" in script
+    assert "s.union" not in script and "def setup" not in script
+
+
+def test_objects_used_twice_or_by_operations_keep_their_names() -> None:
+    twice = Collection("tuple", (Shared("base"), Shared("base")))
+    scenario = Scenario(
+        shared=(
+            SharedObject("base", Collection("list", (Lit(1),))),
+            SharedObject("pair", twice),
+            SharedObject("copy", Call(Ref("builtins.list"), (Shared("pair"),))),
+        ),
+        threads=(ThreadPlan((Operation("method", "copy", "pop"),)),),
+    ).validate()
+    script = render(scenario, HEADER)
+    # ``pair`` is used once (by ``copy``) and goes in place; ``base`` is used twice and stays
+    assert "    s.base = [1]\n    s.copy = list(tuple([s.base, s.base]))\n" in script
+    assert "s.pair" not in script
+
+
+def test_a_hostile_values_target_keeps_its_name() -> None:
+    hostile = Make("hostile", (("dunder", "__eq__"), ("action", "clear"), ("target", "box")))
+    scenario = Scenario(
+        shared=(
+            SharedObject("box", Collection("list", (Lit(1),))),
+            SharedObject("holder", Collection("list", (hostile, Shared("box")))),
+        ),
+        threads=(ThreadPlan((Operation("method", "holder", "count", (Lit(1),)),)),),
+    ).validate()
+    assert "s.box = [1]" in render(scenario, HEADER)
+
+
+@pytest.mark.parametrize(
+    "scenario", [iterator_scenario(), seed_scenario(), churn_scenario(), contended_scenario()]
+)
+def test_scripts_run_to_their_time_limit_on_a_plain_interpreter(
+    scenario: Scenario, tmp_path: Path
+) -> None:
+    """Nothing crashes a GIL build: the script must build, storm and stop cleanly."""
+    script = tmp_path / "repro.py"
+    script.write_text(render(scenario, HEADER, time_limit=0.3))
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout == "no crash within 0.3 s\n"

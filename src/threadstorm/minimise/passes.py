@@ -47,10 +47,10 @@ from threadstorm.scenario.model import (
     Ref,
     Scenario,
     ScenarioError,
-    Shared,
     SharedObject,
     Start,
     ThreadPlan,
+    shared_references,
 )
 from threadstorm.scenario.simplicity import recipe_size, sort_key
 
@@ -185,17 +185,7 @@ def _with_thread(scenario: Scenario, index: int, plan: ThreadPlan) -> Scenario:
 
 def recipe_names(recipe: Recipe) -> set[str]:
     """The shared objects a recipe refers to (``Shared`` nodes and hostile targets)."""
-    if isinstance(recipe, Shared):
-        return {recipe.name}
-    if isinstance(recipe, Collection):
-        return set().union(*(recipe_names(item) for item in recipe.items))
-    if isinstance(recipe, Call):
-        parts = (recipe.func, *recipe.args, *(value for _, value in recipe.kwargs))
-        return set().union(*(recipe_names(part) for part in parts))
-    if isinstance(recipe, Make) and recipe.maker == "hostile":
-        target = recipe.param("target")
-        return {target} if isinstance(target, str) and target else set()
-    return set()
+    return set(shared_references(recipe))
 
 
 def referenced_names(scenario: Scenario) -> set[str]:

@@ -34,6 +34,9 @@ from threadstorm.scenario.model import (
     Ref,
     Scenario,
     Shared,
+    SharedObject,
+    hostile_targets,
+    shared_references,
 )
 from threadstorm.store.records import BucketRecord
 from threadstorm.triage.outcome import Status
@@ -77,6 +80,7 @@ class Header:
 
 @dataclass
 class _Renderer:
+    inlined: dict[str, Recipe] = field(default_factory=dict)  # shared objects written in place
     imports: set[str] = field(default_factory=set)
     helpers: list[str] = field(default_factory=list)
 
@@ -88,6 +92,8 @@ class _Renderer:
         if isinstance(recipe, Ref):
             return self.reference(recipe.path)
         if isinstance(recipe, Shared):
+            if recipe.name in self.inlined:
+                return self.recipe(self.inlined[recipe.name])
             return f"{STATE}.{recipe.name}"
         if isinstance(recipe, Collection):
             return self.collection(recipe)
@@ -216,10 +222,13 @@ def render(
     first, or a script storming an extension built outside the target (the usual case) fails
     at its import and crashes nothing.
     """
-    renderer = _Renderer()
-    fixed = {obj.name: renderer.recipe(obj.recipe) for obj in scenario.shared if not obj.fresh}
-    fresh = [obj for obj in scenario.shared if obj.fresh]
-    rebuild = [f"    {STATE}.{obj.name} = {renderer.recipe(obj.recipe)}" for obj in fresh]
+    inlined = _single_use(scenario)
+    renderer = _Renderer({name: obj.recipe for name, obj in inlined.items()})
+    kept = [obj for obj in scenario.shared if obj.name not in inlined]
+    fixed = {obj.name: renderer.recipe(obj.recipe) for obj in kept if not obj.fresh}
+    rebuild = [
+        f"    {STATE}.{obj.name} = {renderer.recipe(obj.recipe)}" for obj in kept if obj.fresh
+    ]
     timing = Timing.of(scenario)
     if timing.starts:
         rebuild.append(f"    {STATE}.begun = [threading.Event() for _ in PLANS]")
@@ -227,12 +236,9 @@ def render(
         f"lambda {STATE}: [{', '.join(renderer.operation(op) for op in plan.operations)}]"
         for plan in scenario.threads
     ]
-    namespace = _namespace(fixed)
-    setup = [] if namespace else [f"    {STATE}.{name} = {text}" for name, text in fixed.items()]
+    made = _made(fixed)
     for module in scenario.imports:
-        if module != "builtins" and any(
-            module in line for line in [namespace or "", *setup, *rebuild, *plans]
-        ):
+        if module != "builtins" and any(module in line for line in [*made, *rebuild, *plans]):
             renderer.imports.add(module)
     lines = [_docstring(scenario, header, time_limit)]
     if paths:
@@ -244,26 +250,50 @@ def render(
     )
     lines += [f"import {', '.join(modules)}", ""]
     lines += [block + "\n" for block in renderer.helpers]
-    if setup:
-        lines += [f"def setup({STATE}):", *setup, ""]
     if rebuild:
         what = "fresh objects and start signals" if timing.starts else "fresh objects"
         lines += [f"def rebuild({STATE}):  # {what}, every round", *rebuild, ""]
     lines += [*_plans_table(plans), ""]
     lines += timing.table()
-    made = namespace or f"{STATE} = types.SimpleNamespace()"
-    lines += _skeleton(scenario, made, bool(setup), bool(rebuild), time_limit, timing)
+    lines += _skeleton(scenario, made, bool(rebuild), time_limit, timing)
     return "\n".join(lines) + "\n"
 
 
-def _namespace(fixed: dict[str, str]) -> str | None:
-    """The round's namespace made with the fixed objects in one line, when they need no other
-    shared object and the line is short enough (else a ``setup`` function builds them)."""
-    if not fixed or any(f"{STATE}." in text for text in fixed.values()):
-        return None
+def _made(fixed: dict[str, str]) -> list[str]:
+    """The loop lines that make a run's namespace with its fixed objects: one line when they
+    need no other shared object and it is short enough, else one line per object, in order."""
     values = ", ".join(f"{name}={text}" for name, text in fixed.items())
     line = f"    {STATE} = types.SimpleNamespace({values})"
-    return line.strip() if len(line) <= MAX_LINE else None
+    if len(line) <= MAX_LINE and not any(f"{STATE}." in text for text in fixed.values()):
+        return [line]
+    one_by_one = [f"    {STATE}.{name} = {text}" for name, text in fixed.items()]
+    return [f"    {STATE} = types.SimpleNamespace()", *one_by_one]
+
+
+def _single_use(scenario: Scenario) -> dict[str, SharedObject]:
+    """Shared objects the script writes inside the one recipe that uses them, not by name.
+
+    An object qualifies when no operation touches it, exactly one other recipe mentions it,
+    once, and that recipe is rebuilt as often (both fixed, or both fresh): written in place it is
+    still one object, built at the same moment.  A hostile value's target is reached by name, so
+    it keeps its name.
+    """
+    mentions: dict[str, list[SharedObject]] = {}
+    for obj in scenario.shared:
+        for name in shared_references(obj.recipe):
+            mentions.setdefault(name, []).append(obj)
+    arguments = [arg for op in scenario.operations() for arg in op.args]
+    touched = {op.target for op in scenario.operations()}
+    touched.update(name for arg in arguments for name in shared_references(arg))
+    for recipe in (*arguments, *(obj.recipe for obj in scenario.shared)):
+        touched.update(hostile_targets(recipe))
+    return {
+        obj.name: obj
+        for obj in scenario.shared
+        if obj.name not in touched
+        and len(users := mentions.get(obj.name, [])) == 1
+        and users[0].fresh == obj.fresh
+    }
 
 
 def _plans_table(plans: list[str]) -> list[str]:
@@ -390,8 +420,7 @@ def _release(scenario: Scenario) -> str:
 
 def _skeleton(
     scenario: Scenario,
-    made: str,
-    has_setup: bool,
+    made: list[str],
     has_rebuild: bool,
     time_limit: float,
     timing: Timing,
@@ -410,8 +439,7 @@ def _skeleton(
         "faulthandler.enable(all_threads=True)",
         f"deadline = time.monotonic() + {time_limit:g}",
         "while time.monotonic() < deadline:",
-        f"    {made}",
-        *([f"    setup({STATE})"] if has_setup else []),
+        *made,
         f"    barrier = threading.Barrier(len(PLANS){action})",
         f"    threads = [threading.Thread(target=worker, args=({number}p, {STATE}, barrier))"
         f" for {number}p in {plans}]",

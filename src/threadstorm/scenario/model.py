@@ -17,6 +17,7 @@ This module belongs to the standard-library-only zone: it is shipped into the ta
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import TypeAlias
 
@@ -97,6 +98,35 @@ class Make:
 Recipe: TypeAlias = Lit | BytesLit | Ref | Shared | Collection | Call | Make
 
 COLLECTION_KINDS = ("list", "tuple", "set", "frozenset", "dict")
+
+
+def recipe_parts(recipe: Recipe) -> Iterator[Recipe]:
+    """``recipe`` and every recipe nested in it, outermost first."""
+    yield recipe
+    if isinstance(recipe, Collection):
+        for item in recipe.items:
+            yield from recipe_parts(item)
+    elif isinstance(recipe, Call):
+        for part in (recipe.func, *recipe.args, *(value for _, value in recipe.kwargs)):
+            yield from recipe_parts(part)
+
+
+def hostile_targets(recipe: Recipe) -> list[str]:
+    """The shared objects hostile values in ``recipe`` reach by name (through the namespace)."""
+    targets = (
+        part.param("target")
+        for part in recipe_parts(recipe)
+        if isinstance(part, Make) and part.maker == "hostile"
+    )
+    return [target for target in targets if isinstance(target, str) and target]
+
+
+def shared_references(recipe: Recipe) -> list[str]:
+    """The shared objects ``recipe`` refers to, once per mention: ``Shared`` nodes and hostile
+    values' targets."""
+    named = [part.name for part in recipe_parts(recipe) if isinstance(part, Shared)]
+    return named + hostile_targets(recipe)
+
 
 # Makers the harness knows, with their parameter names.  Sizes are what the minimiser shrinks.
 MAKERS: dict[str, tuple[str, ...]] = {
