@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from threadstorm.generate.denylist import DEFAULT_DENY
-from threadstorm.generate.surface import Surface, load_surface
+from threadstorm.generate.surface import Subject, Surface, load_surface
 from threadstorm.scenario.codec import recipe_from_json, recipe_to_json
+from threadstorm.scenario.model import Lit
 from threadstorm.target.interpreter import discover
 from threadstorm.target.session import HarnessSession
 
@@ -288,3 +289,21 @@ def test_objects_made_of_objects_are_subjects_with_nested_recipes(
         items = list(module.items)
         reached = sum(item.reachable for item in items)
         assert reached >= 0.8 * len(items), (name, reached, len(items))
+
+
+def test_stub_types_come_before_the_pools(session: HarnessSession, tmp_path: Path) -> None:
+    """``queue.Queue(maxsize: int = 0)``: the pools alone build ``Queue([1, 2, 3])``, whose
+    every ``put`` raises; the stub's int builds a queue that works."""
+    surface = load_surface(session, ("queue",), (), DEFAULT_DENY, tmp_path)
+    assert surface.stats["stub_hinted"] > 0
+    queues = surface.subjects_of("queue.Queue")
+    assert queues
+    for queue in queues:
+        assert all(isinstance(recipe_from_json(arg), Lit) for arg in queue_arguments(queue))
+        put = queue.member("put")
+        assert put is not None and put.reachable and put.args
+
+
+def queue_arguments(subject: Subject) -> list[object]:
+    recipe = recipe_to_json(subject.recipe)
+    return list(recipe.get("args", []))

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 from threadstorm.errors import HarnessError
 from threadstorm.generate.denylist import DEFAULT_DENY
+from threadstorm.generate.stub_hints import stub_hints
 from threadstorm.harness import introspect
 from threadstorm.scenario.codec import recipe_from_json
 from threadstorm.scenario.model import Recipe, ScenarioError
@@ -289,6 +290,7 @@ class SurfaceSource(Protocol):
         timeout: float = DEFAULT_TIMEOUT_S,
         *,
         inventory_only: bool = False,
+        hints: dict[str, list[list[Any]]] | None = None,
     ) -> dict[str, Any]: ...
 
 
@@ -303,8 +305,9 @@ def cache_key(
     modules: Sequence[str],
     packages: Sequence[str],
     deny: Sequence[str],
+    hints: dict[str, list[list[Any]]] | None = None,
 ) -> str:
-    """A digest of everything a surface depends on."""
+    """A digest of everything a surface depends on (the stubs' hints included)."""
     parts = {
         "interpreter": [facts.get(k) for k in ("executable", "version", "config_args", "debug")],
         "gil": facts.get("free_threaded"),
@@ -315,6 +318,7 @@ def cache_key(
         "asked": [list(modules), list(packages)],
         "deny": list(deny),
         "discovery": _discovery_digest(),
+        "hints": hints or {},
     }
     text = json.dumps(parts, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:32]
@@ -341,16 +345,23 @@ def load_surface(
     inventory = session.surface(
         list(modules), list(packages), list(deny), INVENTORY_TIMEOUT_S, inventory_only=True
     )
-    key = cache_key(session.facts, inventory, modules, packages, deny)
+    hints = stub_hints([*modules, *packages], _minor_version(session.facts))
+    key = cache_key(session.facts, inventory, modules, packages, deny, hints)
     path = (cache_dir or default_cache_dir()) / "surfaces" / f"{key}.json"
     cached = _read_cached(path)
     if cached is not None:
         return cached
-    doc = session.surface(list(modules), list(packages), list(deny), timeout)
+    doc = session.surface(list(modules), list(packages), list(deny), timeout, hints=hints)
     surface = Surface.from_json(doc)
     if not surface.stats.get("budget_exhausted"):
         _write_atomically(path, doc)
     return surface
+
+
+def _minor_version(facts: dict[str, Any]) -> tuple[int, int]:
+    """``(3, 13)`` of the target, whose stubs apply (``sys.version_info`` checks in them)."""
+    major, minor = (int(part) for part in str(facts.get("version", "3.13")).split(".")[:2])
+    return major, minor
 
 
 def _read_cached(path: Path) -> Surface | None:

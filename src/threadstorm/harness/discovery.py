@@ -67,7 +67,7 @@ from threadstorm.harness.trial_values import (
     wanted,
 )
 from threadstorm.harness.values import build, resolve
-from threadstorm.scenario.codec import recipe_to_json
+from threadstorm.scenario.codec import recipe_from_json, recipe_to_json
 from threadstorm.scenario.model import Call, Make, Recipe, Ref
 
 SURFACE_VERSION = 1
@@ -145,8 +145,16 @@ def new_item(name: str, kind: str, obj: Any, owner: str | None = None,
 class Discovery:
     """The state of one discovery run; ``discover`` drives it."""
 
-    def __init__(self, deny: list[str], clock: Clock, scratch: str | None = None) -> None:
+    def __init__(
+        self,
+        deny: list[str],
+        clock: Clock,
+        scratch: str | None = None,
+        hints: dict[str, list[list[Any]]] | None = None,
+    ) -> None:
         self.deny = list(deny)
+        self.hints = hints or {}  # typeshed's argument lists by dotted path (generate.stub_hints)
+        self.hinted_paths: set[str] = set()
         self.clock = clock
         self.modules: list[dict[str, Any]] = []
         self.module_names: set[str] = set()
@@ -273,6 +281,15 @@ class Discovery:
     def denied(self, *names: str | None) -> bool:
         return any(name is not None and is_denied(name, self.deny) for name in names)
 
+    def hinted(self, *paths: str | None) -> list[tuple[Recipe, ...]]:
+        """The stubs' argument lists for the first of ``paths`` that has some: tried before
+        the pools, because a stub knows a parameter's type and the pools only guess."""
+        for path in paths:
+            if path and path in self.hints:
+                self.hinted_paths.add(path)
+                return [tuple(map(recipe_from_json, args)) for args in self.hints[path]]
+        return []
+
     # ----------------------------------------------------------------- subjects
 
     def admit(self, obj: Any, recipe: Recipe, origin: str, source: str, module: str, *,
@@ -311,9 +328,9 @@ class Discovery:
             self.unreached[f"class:{path}"] = why
             return
         low, high, _ = arity(cls)
-        trials = itertools.islice(
-            self.calls(low, high, ONE_ARG_POOL, PAIR_POOL), MAX_CONSTRUCTOR_TRIALS
-        )
+        pools = self.calls(low, high, ONE_ARG_POOL, PAIR_POOL)
+        hinted = self.hinted(path, type_name(cls))
+        trials = itertools.islice(itertools.chain(hinted, pools), MAX_CONSTRUCTOR_TRIALS)
         for arguments in trials:
             if len(self.by_type.get(type_name(cls), ())) >= MAX_SUBJECTS_PER_TYPE:
                 break
@@ -385,14 +402,15 @@ class Discovery:
         probes = self.probes_of(module)
         low, high, _ = arity(func)
         changed = False
-        trials = self.calls(low, high, ONE_ARG_POOL, PAIR_POOL)
+        pools = self.calls(low, high, ONE_ARG_POOL, PAIR_POOL)
+        trials = itertools.chain(self.hinted(path, own_name(func)), pools)
         for arguments in itertools.islice(trials, MAX_FUNCTION_TRIALS):
             if len(item["args"]) >= 3:
                 break
             changed = self.function_trial(path, arguments, item, probes, admit) or changed
         if not item["args"]:  # words and other objects only when the pools found nothing
-            trials = second_chances(low, high, self.parts(module))
-            changed = self.first_success(path, item, trials, probes, admit) or changed
+            second = second_chances(low, high, self.parts(module))
+            changed = self.first_success(path, item, second, probes, admit) or changed
         self.settle_function(item, path, changed)
 
     def first_success(self, path: str, item: dict[str, Any],
@@ -659,8 +677,10 @@ class Discovery:
         bound = self.clock.timed(getattr, scratch, name)[1] if status == "ok" else None
         low, high, _ = arity(bound) if callable(bound) else (0, None, None)
         member["min_args"], member["max_args"] = low, high
+        owners = type(scratch).__mro__ if status == "ok" else ()
+        hinted = self.hinted(*(f"{type_name(owner)}.{name}" for owner in owners))
         changed, completed = self.member_trials(
-            subject, member, self.member_calls(subject, member, low, high)
+            subject, member, self.member_calls(subject, member, low, high, hinted)
         )
         if not completed and (high is None or high > 0):  # it may want words or an object
             second = second_chances(low, high, self.parts(subject.module))
@@ -706,10 +726,11 @@ class Discovery:
                 self.derive(subject, member, result)
         return changed, completed
 
-    def member_calls(self, subject: Subject, member: dict[str, Any], low: int,
-                     high: int | None) -> Iterator[tuple[Recipe, ...]]:  # fmt: skip
+    def member_calls(self, subject: Subject, member: dict[str, Any], low: int, high: int | None,
+                     hinted: list[tuple[Recipe, ...]]) -> Iterator[tuple[Recipe, ...]]:  # fmt: skip
         if member["kind"] == "init" and isinstance(subject.recipe, Call):
             yield subject.recipe.args
+        yield from hinted
         yield from self.calls(low, high, MEMBER_POOL, MEMBER_PAIRS)
 
     def trial(
@@ -816,6 +837,7 @@ class Discovery:
                 "items": len(items),
                 "reachable_items": sum(1 for i in items if i["reachable"]),
                 "budget_exhausted": self.clock.exhausted,
+                "stub_hinted": len(self.hinted_paths),
                 "skipped": sorted(skip),
             },
         }

@@ -61,18 +61,20 @@ def discover(
     trial_timeout_s: float = TRIAL_SECONDS,
     inventory_only: bool = False,
     scratch: str | None = None,
+    hints: dict[str, list[list[Any]]] | None = None,
 ) -> dict[str, Any]:
     """The surface of ``modules`` and ``packages`` as a JSON-safe dict (see module docstring).
 
     ``skip`` names progress keys not to enter again (they crashed or hung a previous attempt);
     ``mark(key)`` is called as each unit of work starts; ``inventory_only`` stops after the
     imports (names, files, versions: what a cache key needs); ``scratch`` is a folder where
-    each unit of work runs in an empty folder of its own (the working folder changes).
+    each unit of work runs in an empty folder of its own (the working folder changes);
+    ``hints`` are typed argument lists by dotted path, from typeshed's stubs, tried first.
     """
     started = time.monotonic()
     skipped = frozenset(skip)
     clock = Clock(budget_s, trial_timeout_s, mark, skipped, unit_timeout_s)
-    run = Discovery(deny, clock, scratch)
+    run = Discovery(deny, clock, scratch, hints)
     finish = clock.start()
     try:
         with warnings.catch_warnings():

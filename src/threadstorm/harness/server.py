@@ -18,7 +18,7 @@ from stdin, one JSON line each:
   confined child; a child that crashes or hangs is retried past the unit it died in.  The reply
   is ``{"event": "surface", "id": N, "surface": {...}}``.  Optional: ``"limits"``,
   ``"inventory_only"`` (stop after the imports), ``"unit_timeout"`` (seconds before the
-  watchdog ends a hung unit).
+  watchdog ends a hung unit), ``"hints"`` (typed argument lists by dotted path, tried first).
 - ``{"op": "kinship", "id": N, "shared": [...], "recipes": [...], "timeout": S}``: what each
   recipe builds (type, ABCs, C slots, methods), for variant search (``kinship.serve_kinship``).
 - ``{"op": "quit"}``.
@@ -210,6 +210,7 @@ def _surface_child(
             unit_timeout_s=float(request.get("unit_timeout") or max(2.0, min(20.0, remaining / 4))),
             inventory_only=bool(request.get("inventory_only")),
             scratch=here,
+            hints=dict(request.get("hints") or {}),
         )
         with open(os.path.join(here, SURFACE_FILE), "w", encoding="utf-8") as handle:
             json.dump(surface, handle, separators=(",", ":"))

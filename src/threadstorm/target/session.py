@@ -198,15 +198,18 @@ class HarnessSession:
         timeout: float = 300.0,
         *,
         inventory_only: bool = False,
+        hints: dict[str, list[list[Any]]] | None = None,
     ) -> dict[str, Any]:
         """Discover what ``modules`` and ``packages`` offer, inside the target (JSON document of
-        ``threadstorm.harness.introspect``); ``inventory_only`` stops after the imports."""
+        ``threadstorm.harness.introspect``); ``inventory_only`` stops after the imports;
+        ``hints`` are typed argument lists by dotted path (``generate.stub_hints``)."""
         if self._process is None or self._process.stdin is None:
             raise HarnessError("harness session is not started")
         self._next_id += 1
         request = {"op": "surface", "id": self._next_id, "modules": list(modules),
                    "packages": list(packages), "deny": list(deny), "timeout": timeout,
-                   "limits": self.limits, "inventory_only": inventory_only}  # fmt: skip
+                   "limits": self.limits, "inventory_only": inventory_only,
+                   "hints": hints or {}}  # fmt: skip
         try:
             self._process.stdin.write(encode(request))
             self._process.stdin.flush()
