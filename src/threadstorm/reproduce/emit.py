@@ -426,14 +426,16 @@ def _skeleton(
     timing: Timing,
 ) -> list[str]:
     action = f", action=lambda: rebuild({STATE})" if has_rebuild else ""
+    # bound before the thread's own start, so that what follows its wait is only calls
+    bind = [f"        calls = plan({STATE})", *timing.start_lines()] if timing.starts else []
+    calls = "calls" if bind else f"plan({STATE})"
     number, plans = ("n, ", "enumerate(PLANS)") if timing.numbered else ("", "PLANS")
     return [
         f"def worker({number}plan, s, barrier):",
         f"    for _ in range({scenario.rounds}):  # rounds",
         "        barrier.wait()",
-        f"        calls = plan({STATE})",
-        *timing.start_lines(),
-        f"        for call in calls * {scenario.iterations}:  # iterations",
+        *bind,
+        f"        for call in {calls} * {scenario.iterations}:  # iterations",
         *timing.call_lines(),
         "",
         "faulthandler.enable(all_threads=True)",
