@@ -99,6 +99,27 @@ def test_unknown_crashing_worker_falls_back_to_everything_in_flight() -> None:
     assert verdict.signature.parts[-1] == "ops: box.Box.__len__(); box.Box.explode()"
 
 
+CUT_SHORT = b"Fatal Python error: Segmentation fault\n\n"  # a second fault ended the dump
+
+
+def test_a_dump_cut_to_nothing_names_the_one_operation_every_worker_was_in() -> None:
+    """Two workers in ``explode`` fault at once and no thread survives in the dump: whichever
+    crashed, it was in ``explode`` (measured on 3.13.5 debug: 4 runs in 30 filed elsewhere)."""
+    explode = Operation("method", "box", "explode")
+    verdict = judge(crashed(CUT_SHORT), box_scenario(explode))
+    assert verdict.signature is not None
+    assert verdict.signature.parts == ("SIGSEGV", "op: box.Box.explode()")
+    assert verdict.candidates == ()
+
+
+def test_a_dump_cut_to_nothing_with_workers_in_different_operations_has_candidates() -> None:
+    verdict = judge(crashed(CUT_SHORT), box_scenario(OTHERS[1]))
+    assert verdict.signature is not None
+    assert verdict.signature.parts[-1] == "ops: box.Box.__len__(); box.Box.explode()"
+    sites = {candidate.parts[-1] for candidate in verdict.candidates}
+    assert sites == {"op: box.Box.explode()", "op: box.Box.__len__()"}
+
+
 def test_judging_parses_the_evidence_once(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: dict[str, int] = {}
 

@@ -19,8 +19,10 @@ views of a run serve the rules that need them:
 The crashing worker is known when the dump's current thread id is one of the ids the child
 announced before releasing its workers, or from the thread's name (``threadstorm-N``) that
 CPython 3.14 prints; when the dump was cut before the current thread, the one worker in an
-operation that the dump does not show as another thread is the one.  When several workers remain,
-each one's ``op:`` site is a *candidate*: the campaign files the crash in an existing bucket of a
+operation that the dump does not show as another thread is the one.  When several workers remain
+in one and the same operation (two threads faulting at once can leave no dump at all), that
+operation is the site whichever of them crashed; when they are in different operations, each
+one's ``op:`` site is a *candidate*: the campaign files the crash in an existing bucket of a
 candidate, and only makes a bucket of everything in flight when none exists.
 """
 
@@ -97,6 +99,8 @@ def run_context(evidence: Evidence, scenario: Scenario, facts: CrashFacts) -> Co
     if crashed is None and not facts.python_frames:
         maybe = possible_workers(evidence, facts, running)
         candidates = tuple(sorted({(f"op: {setup.label(running[n])}",) for n in maybe}))
+        if len(candidates) == 1:  # whichever of them crashed, it was in this operation
+            site, candidates = candidates[0], ()
     return Context(site=site, pair=ops or site, in_flight=in_flight, candidates=candidates)
 
 
@@ -151,10 +155,15 @@ def possible_workers(
     """Workers in an operation that a dump cut short (no current thread) does not rule out.
 
     A thread the dump shows under its own header was not the faulting one; a dump cut short by
-    a second failure (faulthandler walking a running thread's frames) shows only some of them.
+    a second failure (faulthandler walking a running thread's frames, or a second thread
+    faulting at once) shows only some of them, or none: then no worker is ruled out.
     """
+    if facts.thread_id is not None:
+        return []
+    if not facts.other_threads:
+        return sorted(running)
     idents = announced_idents(evidence)
-    if not idents or facts.thread_id is not None or not facts.other_threads:
+    if not idents:
         return []
     others = {_ident(thread) for thread in facts.other_threads}
     return sorted(n for n in running if n < len(idents) and idents[n] not in others)
