@@ -3,9 +3,12 @@ ships, so these follow real stub text, not a copy)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from threadstorm.generate.stub_hints import stub_hints
+from threadstorm.harness.trial_values import LIST
 from threadstorm.scenario.codec import recipe_from_json
 from threadstorm.scenario.model import BytesLit, Call, Lit, Recipe
 
@@ -63,3 +66,19 @@ def test_writable_buffers_are_bytearrays() -> None:
 
 def test_a_module_without_a_stub_gives_no_hints() -> None:
     assert stub_hints(["threadstorm_no_such_module"], (3, 13)) == {}
+
+
+def test_stubs_a_package_ships_on_the_targets_path_are_read(tmp_path: Path) -> None:
+    package = tmp_path / "shelves"
+    package.mkdir()
+    (package / "__init__.pyi").write_text(
+        "class Shelf:\n"
+        "    def __init__(self, items: list[int]) -> None: ...\n"
+        "    def take(self, index: int, /) -> int: ...\n"
+        "def make(size: int, *, label: str) -> Shelf: ...\n"
+    )
+    hints = stub_hints(["shelves"], (3, 13), [str(tmp_path)])
+    assert lists(hints, "shelves.Shelf") == [(LIST,)]
+    assert lists(hints, "shelves.Shelf.take") == [(Lit(0),), (Lit(1),)]
+    assert "shelves.make" not in hints  # a required keyword-only parameter
+    assert stub_hints(["shelves"], (3, 13)) == {}  # not on the path: nothing

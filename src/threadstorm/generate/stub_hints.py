@@ -23,6 +23,7 @@ import ast
 import functools
 import itertools
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from threadstorm.harness.trial_values import DICT, FUNC, INT_TYPE, ITERATOR, LIST, SET, TUPLE
@@ -64,10 +65,14 @@ SIMPLE: dict[str, tuple[Recipe, ...]] = {
 UNIONS = frozenset({"Union", "Optional"})
 
 
-def stub_hints(modules: Sequence[str], version: tuple[int, int]) -> dict[str, list[list[Any]]]:
-    """Candidate argument lists (JSON recipes) by dotted path, for the stubs of ``modules``
-    as seen by Python ``version``; empty when typeshed has no stub for them."""
-    stubs = _Stubs(version)
+def stub_hints(
+    modules: Sequence[str], version: tuple[int, int], search_path: Sequence[str] = ()
+) -> dict[str, list[list[Any]]]:
+    """Candidate argument lists (JSON recipes) by dotted path, for the stubs of ``modules`` as
+    seen by Python ``version``: typeshed's for the standard library, and those that packages
+    on the target's ``search_path`` ship (``pkg/__init__.pyi``, ``pkg-stubs``); empty when
+    there are none."""
+    stubs = _Stubs(version, search_path)
     hints: dict[str, tuple[ArgumentList, ...]] = {}
     for module in modules:
         for name, (defining, node) in stubs.exported(module).items():
@@ -81,11 +86,13 @@ def stub_hints(modules: Sequence[str], version: tuple[int, int]) -> dict[str, li
 class _Stubs:
     """typeshed's stubs for one Python version, with lookups cached."""
 
-    def __init__(self, version: tuple[int, int]) -> None:
+    def __init__(self, version: tuple[int, int], search_path: Sequence[str]) -> None:
         import typeshed_client
 
         self.client = typeshed_client
-        self.context = typeshed_client.get_search_context(version=version)
+        self.context = typeshed_client.get_search_context(
+            version=version, search_path=[Path(entry) for entry in search_path]
+        )
         self.resolver = typeshed_client.Resolver(self.context)
 
     @functools.cache  # noqa: B019 - one instance lives for one call of stub_hints

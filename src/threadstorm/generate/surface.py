@@ -345,7 +345,8 @@ def load_surface(
     inventory = session.surface(
         list(modules), list(packages), list(deny), INVENTORY_TIMEOUT_S, inventory_only=True
     )
-    hints = stub_hints([*modules, *packages], _minor_version(session.facts))
+    facts = session.facts
+    hints = stub_hints([*modules, *packages], _minor_version(facts), facts.get("path", []))
     key = cache_key(session.facts, inventory, modules, packages, deny, hints)
     path = (cache_dir or default_cache_dir()) / "surfaces" / f"{key}.json"
     cached = _read_cached(path)

@@ -37,4 +37,6 @@ def facts(imported: list[str], failed: dict[str, str]) -> dict[str, Any]:
         "imported": imported,
         "import_errors": failed,
         "config_args": str(sysconfig.get_config_var("CONFIG_ARGS") or ""),
+        # where the target finds its modules: stubs shipped beside them are read from here
+        "path": [entry for entry in sys.path if entry and os.path.isdir(entry)],
     }
