@@ -340,14 +340,20 @@ def load_surface(
     cache_dir: Path | None = None,
     *,
     timeout: float = DEFAULT_TIMEOUT_S,
+    stubs: bool = True,
 ) -> Surface:
-    """The surface of ``modules`` and ``packages`` in the session's target, cached."""
+    """The surface of ``modules`` and ``packages`` in the session's target, cached; with
+    ``stubs``, discovery tries the stubs' typed argument lists first (``stub_hints``)."""
     inventory = session.surface(
         list(modules), list(packages), list(deny), INVENTORY_TIMEOUT_S, inventory_only=True
     )
     facts = session.facts
-    hints = stub_hints([*modules, *packages], _minor_version(facts), facts.get("path", []))
-    key = cache_key(session.facts, inventory, modules, packages, deny, hints)
+    hints = (
+        stub_hints([*modules, *packages], _minor_version(facts), facts.get("path", []))
+        if stubs
+        else {}
+    )
+    key = cache_key(facts, inventory, modules, packages, deny, hints)
     path = (cache_dir or default_cache_dir()) / "surfaces" / f"{key}.json"
     cached = _read_cached(path)
     if cached is not None:
