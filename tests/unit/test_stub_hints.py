@@ -82,3 +82,12 @@ def test_stubs_a_package_ships_on_the_targets_path_are_read(tmp_path: Path) -> N
     assert lists(hints, "shelves.Shelf.take") == [(Lit(0),), (Lit(1),)]
     assert "shelves.make" not in hints  # a required keyword-only parameter
     assert stub_hints(["shelves"], (3, 13)) == {}  # not on the path: nothing
+
+
+def test_fuller_lists_come_first_but_optional_names_stay_out() -> None:
+    hints = stub_hints(["builtins"], (3, 13))
+    # ``list(iterable=..., /)``: a list of a list first, so the first instance is non-empty
+    assert lists(hints, "builtins.list") == [(LIST,), ()]
+    # ``bytes.decode(encoding: str = ..., errors: str = ...)``: "abc" is no encoding
+    assert lists(hints, "builtins.bytes.decode") == [()]
+    assert all(len(args) <= 4 for args in hints["builtins.zip"])

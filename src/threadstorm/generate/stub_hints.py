@@ -35,7 +35,9 @@ ArgumentList = tuple[Recipe, ...]
 MAX_LISTS = 4  # candidate argument lists per callable
 PER_PARAMETER = 2  # candidate values per parameter
 ALIAS_DEPTH = 4  # type aliases followed through, at most
+MAX_ARGUMENTS = 4  # longer lists (``zip`` of six iterables) add nothing a shorter one does not
 
+TEXT = Lit("abc")
 BYTEARRAY = Call(Ref("builtins.bytearray"), (BytesLit(b"abc"),))
 ANY_VALUE: tuple[Recipe, ...] = (Lit(1),)  # object, Any, a type variable: any value will do
 
@@ -46,7 +48,7 @@ SIMPLE: dict[str, tuple[Recipe, ...]] = {
     **dict.fromkeys(("int", "SupportsIndex", "SupportsInt"), (Lit(0), Lit(1))),
     **dict.fromkeys(("float", "SupportsFloat", "complex"), (Lit(1.5),)),
     "bool": (Lit(True), Lit(False)),
-    **dict.fromkeys(("str", "LiteralString"), (Lit("abc"),)),
+    **dict.fromkeys(("str", "LiteralString"), (TEXT,)),
     **dict.fromkeys(("bytes", "ReadableBuffer", "ReadOnlyBuffer", "Buffer"), (BytesLit(b"abc"),)),
     **dict.fromkeys(("bytearray", "WriteableBuffer"), (BYTEARRAY,)),
     "memoryview": (Call(Ref("builtins.memoryview"), (BytesLit(b"abc"),)),),
@@ -157,6 +159,7 @@ class _Stubs:
         for definition in overloads:
             if isinstance(definition, ast.FunctionDef | ast.AsyncFunctionDef):
                 found += self.function_lists(module, definition, method=method)
+        found.sort(key=len, reverse=True)  # fuller lists first: a container's first is non-empty
         return tuple(dict.fromkeys(found))[:MAX_LISTS]
 
     def function_lists(
@@ -177,8 +180,10 @@ class _Stubs:
                                        MAX_LISTS))  # fmt: skip
         optional = positional[required_count : required_count + 1]
         extra = self.values(module, optional[0].annotation) if optional else ()
+        # an optional text parameter is mostly a name (an encoding, a mode): "abc" is no value
+        extra = tuple(value for value in extra if value != TEXT)
         longer = [(*combo, value) for combo in combos for value in extra[:PER_PARAMETER]]
-        return [*longer, *combos]
+        return [args for args in (*longer, *combos) if len(args) <= MAX_ARGUMENTS]
 
     def values(
         self, module: str, annotation: ast.expr | None, depth: int = 0
