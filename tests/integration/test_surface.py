@@ -240,9 +240,10 @@ def test_a_crash_or_hang_during_discovery_is_skipped_and_reported(
     script = """
         import json, mmap, os
         from threadstorm.harness import server
+        from threadstorm.harness.protocol import SurfaceRequest
         os.mkdir("sandbox")
-        request = {"op": "surface", "id": 7, "modules": ["planted"], "deny": ["*wipe*"],
-                   "timeout": 120, "unit_timeout": 3, "limits": {"core_size": 0}}
+        request = SurfaceRequest(7, ["planted"], deny=["*wipe*"], timeout=120, unit_timeout=3,
+                                 limits={"core_size": 0})
         reply = server.serve_surface(request, os.path.abspath("sandbox"), mmap.mmap(-1, 256), 1)
         print(json.dumps(reply))
     """

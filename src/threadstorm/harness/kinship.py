@@ -25,7 +25,7 @@ from typing import Any
 
 from threadstorm.harness.confine import confine_child
 from threadstorm.harness.pipes import collect
-from threadstorm.harness.protocol import bytes_to_text, encode, write_all
+from threadstorm.harness.protocol import KinshipRequest, bytes_to_text, encode, write_all
 from threadstorm.harness.values import build
 from threadstorm.scenario.codec import recipe_from_json
 
@@ -97,16 +97,14 @@ CALLED_DUNDERS = frozenset(
      "__set_name__", "__get__", "__set__", "__delete__", "__sizeof__", "__reversed__"}
 )  # fmt: skip
 MAX_NAMES = 300
-DEFAULT_TIMEOUT_S = 60.0
 
 
-def serve_kinship(request: dict[str, Any], sandbox: str, counter: int) -> dict[str, Any]:
+def serve_kinship(request: KinshipRequest, sandbox: str, counter: int) -> dict[str, Any]:
     """The fork server's ``kinship`` op: describe recipes in a forked, confined child.
 
-    Request: ``{"op": "kinship", "id": N, "shared": [...], "recipes": [...], "timeout": S,
-    "limits": {...}}``.  Reply: ``{"event": "kinship", "id": N, "facts": [...]}`` with one entry
-    per recipe the child got through; when it died or ran out of time, fewer, and ``exit_code``,
-    ``timed_out`` and the tail of its stderr say how.
+    Request: ``protocol.KinshipRequest``.  Reply: ``{"event": "kinship", "id": N, "facts":
+    [...]}`` with one entry per recipe the child got through; when it died or ran out of time,
+    fewer, and ``exit_code``, ``timed_out`` and the tail of its stderr say how.
     """
     folder = os.path.join(sandbox, f"kinship-{counter}")
     os.mkdir(folder)
@@ -119,13 +117,12 @@ def serve_kinship(request: dict[str, Any], sandbox: str, counter: int) -> dict[s
         _child(request, folder, result_w, err_w)
     os.close(result_w)
     os.close(err_w)
-    timeout = float(request.get("timeout", DEFAULT_TIMEOUT_S))
-    got = collect(pid, result_r, err_r, time.monotonic() + timeout)
+    got = collect(pid, result_r, err_r, time.monotonic() + request.timeout)
     _, status = os.waitpid(pid, 0)
     shutil.rmtree(folder, ignore_errors=True)
     return {
         "event": "kinship",
-        "id": request.get("id"),
+        "id": request.id,
         "facts": [m for m in got.messages if m.get("event") != "setup_failed"],
         "exit_code": os.waitstatus_to_exitcode(status),
         "timed_out": got.timed_out,
@@ -133,10 +130,10 @@ def serve_kinship(request: dict[str, Any], sandbox: str, counter: int) -> dict[s
     }
 
 
-def _child(request: dict[str, Any], folder: str, result_w: int, err_w: int) -> None:
+def _child(request: KinshipRequest, folder: str, result_w: int, err_w: int) -> None:
     code = 0
     try:
-        confine_child(folder, request.get("limits", {}), err_w)
+        confine_child(folder, request.limits, err_w)
         describe_recipes(request, lambda facts: write_all(result_w, encode(facts)))
     except BaseException:  # noqa: BLE001 - our own failure: tell the server, never a finding
         with contextlib.suppress(OSError):
@@ -146,21 +143,21 @@ def _child(request: dict[str, Any], folder: str, result_w: int, err_w: int) -> N
         os._exit(code)
 
 
-def describe_recipes(request: dict[str, Any], emit: Callable[[dict[str, Any]], None]) -> None:
-    """``emit`` the facts of each recipe of ``request["recipes"]``, in order, one at a time.
+def describe_recipes(request: KinshipRequest, emit: Callable[[dict[str, Any]], None]) -> None:
+    """``emit`` the facts of each recipe of ``request.recipes``, in order, one at a time.
 
-    The scenario's shared objects (``request["shared"]``: name and recipe as JSON) are built
+    The scenario's shared objects (``request.shared``: name and recipe as JSON) are built
     first, in order, so recipes may refer to them; one that fails to build is left out.  A recipe
     that raises gets ``{"error": ...}``.  Emitting one by one lets the controller tell which
     recipe a dying child was building.
     """
     namespace: dict[str, Any] = {}
-    for entry in request.get("shared", []):
+    for entry in request.shared:
         try:
             namespace[entry["name"]] = build(recipe_from_json(entry["recipe"]), namespace)
         except Exception:  # noqa: BLE001 - a shared object that cannot be built is left out
             continue
-    for doc in request.get("recipes", []):
+    for doc in request.recipes:
         try:
             value = build(recipe_from_json(doc), dict(namespace))
             facts = describe(value)

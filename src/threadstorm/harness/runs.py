@@ -22,7 +22,7 @@ from typing import Any
 from threadstorm.harness import confine
 from threadstorm.harness.execute import run_scenario
 from threadstorm.harness.pipes import collect, reap, send_signal
-from threadstorm.harness.protocol import bytes_to_text, decode, encode, write_all
+from threadstorm.harness.protocol import RunRequest, bytes_to_text, decode, encode, write_all
 from threadstorm.scenario.codec import scenario_from_json
 
 MARK_SLOTS = 256  # threads with a progress slot: two bytes each, see ``ProgressMarks``
@@ -52,22 +52,21 @@ class RunServer:
         self.child: ScenarioChild | None = None
         self.spawned = 0
 
-    def serve(self, request: dict[str, Any]) -> dict[str, Any]:
+    def serve(self, request: RunRequest) -> dict[str, Any]:
         """Run the request's scenario in a child; return the evidence as a ``result`` reply."""
-        scenario = scenario_from_json(request["scenario"])
-        reuse = max(1, int(request.get("reuse", 1)))
-        limits = dict(request.get("limits", {}))
-        child = self._child_for(limits, reuse)
+        scenario = scenario_from_json(request.scenario)
+        reuse = max(1, request.reuse)
+        child = self._child_for(dict(request.limits), reuse)
         self.marks.seek(0)
         self.marks.write(b"\xff\x00" * MARK_SLOTS)
         started = time.monotonic()
-        write_all(child.request_w, encode(request["scenario"]))
+        write_all(child.request_w, encode(request.scenario))
         child.served += 1
         last = child.served >= reuse
         if last:
             os.close(child.request_w)  # the child leaves after this scenario
             child.request_w = -1
-        deadline = started + float(request.get("timeout", 10.0))
+        deadline = started + request.timeout
         got = collect(
             child.pid,
             child.result_r,
@@ -80,13 +79,13 @@ class RunServer:
         if overran and not got.timed_out:
             return {
                 "event": "harness_error",
-                "id": request.get("id"),
+                "id": request.id,
                 "error": "the scenario closed the child's pipes and ran on past the deadline "
                 "(killed); code under test that closes every fd cannot report",
             }
         return {
             "event": "result",
-            "id": request.get("id"),
+            "id": request.id,
             "wait_status": status,
             "exit_code": os.waitstatus_to_exitcode(status),
             "timed_out": got.timed_out,

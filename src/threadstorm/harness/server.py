@@ -7,23 +7,21 @@ Usage inside the target (the controller starts it)::
 It imports the campaign's modules once, reports the target's facts, then answers requests read
 from stdin, one JSON line each:
 
-- ``{"op": "run", "id": N, "scenario": {...}, "timeout": S, "limits": {...}, "reuse": K}``:
-  run the scenario in a forked child that confines itself and reports over a result pipe, while
-  its raw stderr goes to a pipe of its own (``runs.RunServer``; with ``reuse`` K > 1 one child
-  serves up to K scenarios in a row).  On the deadline the child is sent SIGUSR1 (faulthandler
-  dumps every thread's stack) and then SIGKILL.  The reply carries the wait status, the raw
-  stderr, the child's own messages and which operation each thread was in.
-- ``{"op": "surface", "id": N, "modules": [...], "packages": [...], "deny": [...],
-  "timeout": S}``: discover what the modules offer (``introspect.discover``) in a forked,
-  confined child; a child that crashes or hangs is retried past the unit it died in.  The reply
-  is ``{"event": "surface", "id": N, "surface": {...}}``.  Optional: ``"limits"``,
-  ``"inventory_only"`` (stop after the imports), ``"unit_timeout"`` (seconds before the
-  watchdog ends a hung unit), ``"hints"`` (typed argument lists by dotted path, tried first).
-- ``{"op": "kinship", "id": N, "shared": [...], "recipes": [...], "timeout": S}``: what each
-  recipe builds (type, ABCs, C slots, methods), for variant search (``kinship.serve_kinship``).
-- ``{"op": "quit"}``.
+- ``run`` (``protocol.RunRequest``): run the scenario in a forked child that confines itself
+  and reports over a result pipe, while its raw stderr goes to a pipe of its own
+  (``runs.RunServer``; with ``reuse`` K > 1 one child serves up to K scenarios in a row).  On
+  the deadline the child is sent SIGUSR1 (faulthandler dumps every thread's stack) and then
+  SIGKILL.  The reply carries the wait status, the raw stderr, the child's own messages and
+  which operation each thread was in.
+- ``surface`` (``protocol.SurfaceRequest``): discover what the modules offer
+  (``introspect.discover``) in a forked, confined child; a child that crashes or hangs is
+  retried past the unit it died in.  The reply is ``{"event": "surface", "id": N,
+  "surface": {...}}``.
+- ``kinship`` (``protocol.KinshipRequest``): what each recipe builds (type, ABCs, C slots,
+  methods), for variant search (``kinship.serve_kinship``).
+- ``quit``.
 
-Standard library only.
+A line that is no request gets a ``harness_error`` reply.  Standard library only.
 """
 
 from __future__ import annotations
@@ -43,7 +41,17 @@ from threadstorm.harness import kinship, probe
 from threadstorm.harness.confine import confine_child, isolate_network
 from threadstorm.harness.pipes import collect as pipes_collect
 from threadstorm.harness.pipes import reap
-from threadstorm.harness.protocol import bytes_to_text, decode, encode, write_all
+from threadstorm.harness.protocol import (
+    KinshipRequest,
+    ProtocolError,
+    Quit,
+    SurfaceRequest,
+    bytes_to_text,
+    encode,
+    read_request,
+    ready_line,
+    write_all,
+)
 from threadstorm.harness.runs import MARK_SLOTS, RunServer
 
 
@@ -59,26 +67,26 @@ def main(argv: list[str]) -> None:
         # RLIMIT_NPROC does not bind root: a fork bomb in C code is then stopped by nothing
         "process_limit_binds": os.geteuid() != 0,
     }
-    write_all(reply_fd, encode({"event": "ready", **facts}))
+    write_all(reply_fd, ready_line(facts))
     runs = RunServer(sandbox)
     marks = mmap.mmap(-1, MARK_SLOTS)
     for counter, line in enumerate(sys.stdin.buffer, start=1):
-        request = decode(line)
-        if request.get("op") == "quit":
+        try:
+            request = read_request(line)
+        except ProtocolError as error:
+            write_all(reply_fd, encode({"event": "harness_error", "id": None, "error": str(error)}))
+            continue
+        if isinstance(request, Quit):
             break
         try:
-            if request.get("op") == "surface":
+            if isinstance(request, SurfaceRequest):
                 reply = serve_surface(request, sandbox, marks, counter)
-            elif request.get("op") == "kinship":
+            elif isinstance(request, KinshipRequest):
                 reply = kinship.serve_kinship(request, sandbox, counter)
             else:
                 reply = runs.serve(request)
         except Exception:  # noqa: BLE001 - our own failure: reported, never a finding
-            reply = {
-                "event": "harness_error",
-                "id": request.get("id"),
-                "error": traceback.format_exc(),
-            }
+            reply = {"event": "harness_error", "id": request.id, "error": traceback.format_exc()}
         write_all(reply_fd, encode(reply))
     runs.close()
 
@@ -105,7 +113,7 @@ PROGRESS_BYTES = 4096
 
 
 def serve_surface(
-    request: dict[str, Any], sandbox: str, marks: mmap.mmap, counter: int
+    request: SurfaceRequest, sandbox: str, marks: mmap.mmap, counter: int
 ) -> dict[str, Any]:
     """Discover a surface in forked children (``introspect.discover``); retry past crashes.
 
@@ -113,7 +121,7 @@ def serve_surface(
     was in (a progress mark in shared memory); the next attempt skips that unit and the surface
     lists each such death under ``crashes``: interesting, never fatal.
     """
-    deadline = time.monotonic() + float(request.get("timeout", 300.0))
+    deadline = time.monotonic() + request.timeout
     skip: list[str] = []
     crashes: list[dict[str, Any]] = []
     for attempt in range(SURFACE_RETRIES + 1):
@@ -121,7 +129,7 @@ def serve_surface(
                                    skip, deadline)  # fmt: skip
         if "surface" in outcome:
             outcome["surface"]["crashes"] = crashes
-            return {"event": "surface", "id": request.get("id"), "surface": outcome["surface"]}
+            return {"event": "surface", "id": request.id, "surface": outcome["surface"]}
         crashes.append(outcome)
         if not outcome["at"] or outcome["at"] in skip or time.monotonic() >= deadline:
             break
@@ -129,7 +137,7 @@ def serve_surface(
     last = crashes[-1]
     return {
         "event": "harness_error",
-        "id": request.get("id"),
+        "id": request.id,
         "error": f"surface discovery failed {len(crashes)} time(s), last in {last['at'] or '?'} "
         f"(exit {last['exit_code']}, timed out: {last['timed_out']})",
         "stderr": last["stderr_tail"],
@@ -138,7 +146,7 @@ def serve_surface(
 
 
 def _surface_attempt(
-    request: dict[str, Any], folder: str, skip: list[str], deadline: float
+    request: SurfaceRequest, folder: str, skip: list[str], deadline: float
 ) -> dict[str, Any]:
     os.mkdir(folder)
     progress = mmap.mmap(-1, PROGRESS_BYTES)
@@ -175,7 +183,7 @@ def _surface_attempt(
 
 
 def _surface_child(
-    request: dict[str, Any],
+    request: SurfaceRequest,
     folder: str,
     *,
     skip: list[str],
@@ -191,7 +199,7 @@ def _surface_child(
         # discovery code
         from threadstorm.harness import introspect
 
-        limits = {k: v for k, v in request.get("limits", {}).items() if k != "cpu_seconds"}
+        limits = {k: v for k, v in request.limits.items() if k != "cpu_seconds"}
         confine_child(folder, limits, err_w)
         here = os.getcwd()  # discovery moves each unit of work into a fresh folder under it
 
@@ -201,16 +209,16 @@ def _surface_child(
 
         remaining = deadline - time.monotonic()
         surface = introspect.discover(
-            list(request.get("modules", [])),
-            list(request.get("packages", [])),
-            list(request.get("deny", [])),
+            list(request.modules),
+            list(request.packages),
+            list(request.deny),
             budget_s=max(1.0, remaining * 0.8),
             skip=skip,
             mark=mark,
-            unit_timeout_s=float(request.get("unit_timeout") or max(2.0, min(20.0, remaining / 4))),
-            inventory_only=bool(request.get("inventory_only")),
+            unit_timeout_s=request.unit_timeout or max(2.0, min(20.0, remaining / 4)),
+            inventory_only=request.inventory_only,
             scratch=here,
-            hints=dict(request.get("hints") or {}),
+            hints=request.hints,
         )
         with open(os.path.join(here, SURFACE_FILE), "w", encoding="utf-8") as handle:
             json.dump(surface, handle, separators=(",", ":"))

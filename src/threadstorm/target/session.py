@@ -21,7 +21,17 @@ from pathlib import Path
 from typing import IO, Any
 
 from threadstorm.errors import HarnessError, TargetError
-from threadstorm.harness.protocol import decode, encode
+from threadstorm.harness.protocol import (
+    KinshipRequest,
+    ProtocolError,
+    Quit,
+    Request,
+    RunRequest,
+    SurfaceRequest,
+    decode,
+    ready_facts,
+    request_line,
+)
 from threadstorm.scenario.codec import recipe_to_json, scenario_to_json
 from threadstorm.scenario.model import Recipe, Scenario, SharedObject
 from threadstorm.target.capped_output import read_file_capped
@@ -158,7 +168,15 @@ class HarnessSession:
                 f"{self.interpreter.path} died while starting the threadstorm harness "
                 f"({detail[0][:200]}); check that it runs: {self.interpreter.path} -c 'print(1)'"
             )
-        self.facts = {**ready, "pids_group": self._group is not None}
+        try:
+            facts = ready_facts(ready)
+        except ProtocolError as error:
+            self.close()
+            raise TargetError(
+                f"{error}: the harness shipped into {self.interpreter.path} is from another "
+                "threadstorm; run both from one installation"
+            ) from error
+        self.facts = {**facts, "pids_group": self._group is not None}
         return self.facts
 
     def run(self, scenario: Scenario, timeout: float = 10.0, reuse: int = 1) -> Evidence:
@@ -167,25 +185,10 @@ class HarnessSession:
         ``reuse`` > 1 lets one child serve up to that many scenarios in a row (faster; the
         campaign's choice); 1 gives every run a fresh child (reproduction, minimisation).
         """
-        if self._process is None or self._process.stdin is None:
-            raise HarnessError("harness session is not started")
-        self._next_id += 1
-        request = {
-            "op": "run",
-            "id": self._next_id,
-            "scenario": scenario_to_json(scenario),
-            "timeout": timeout,
-            "limits": self.limits,
-            "reuse": reuse,
-        }
-        try:
-            self._process.stdin.write(encode(request))
-            self._process.stdin.flush()
-        except (BrokenPipeError, OSError) as error:
-            raise HarnessError(
-                f"fork server is gone: {error}; {self.server_stderr()[-300:]}"
-            ) from error
-        reply = self._read_reply()
+        request = RunRequest(
+            self._next_id_now(), scenario_to_json(scenario), timeout, self.limits, reuse
+        )
+        reply = self._exchange(request)
         if reply is None:
             raise HarnessError(f"fork server died mid-run: {self.server_stderr()[-500:]}")
         return Evidence.from_reply(reply)
@@ -203,20 +206,17 @@ class HarnessSession:
         """Discover what ``modules`` and ``packages`` offer, inside the target (JSON document of
         ``threadstorm.harness.introspect``); ``inventory_only`` stops after the imports;
         ``hints`` are typed argument lists by dotted path (``generate.stub_hints``)."""
-        if self._process is None or self._process.stdin is None:
-            raise HarnessError("harness session is not started")
-        self._next_id += 1
-        request = {"op": "surface", "id": self._next_id, "modules": list(modules),
-                   "packages": list(packages), "deny": list(deny), "timeout": timeout,
-                   "limits": self.limits, "inventory_only": inventory_only,
-                   "hints": hints or {}}  # fmt: skip
-        try:
-            self._process.stdin.write(encode(request))
-            self._process.stdin.flush()
-        except (BrokenPipeError, OSError) as error:
-            tail = self.server_stderr()[-300:]
-            raise HarnessError(f"fork server is gone: {error}; {tail}") from error
-        reply = self._read_reply()
+        request = SurfaceRequest(
+            self._next_id_now(),
+            list(modules),
+            list(packages),
+            list(deny),
+            timeout,
+            self.limits,
+            inventory_only=inventory_only,
+            hints=hints or {},
+        )
+        reply = self._exchange(request)
         if reply is None or reply.get("event") != "surface":
             detail = "server died" if reply is None else reply.get("error", reply.get("event"))
             tail = "" if reply is None else str(reply.get("stderr", ""))[-500:]
@@ -233,29 +233,38 @@ class HarnessSession:
         ``shared`` objects are built first, so recipes may refer to them.  The list is shorter
         than ``recipes`` when the child died or hung part way: it was building the next one.
         """
-        if self._process is None or self._process.stdin is None:
-            raise HarnessError("harness session is not started")
-        self._next_id += 1
-        request = {
-            "op": "kinship",
-            "id": self._next_id,
-            "shared": [{"name": o.name, "recipe": recipe_to_json(o.recipe)} for o in shared],
-            "recipes": [recipe_to_json(recipe) for recipe in recipes],
-            "timeout": timeout,
-            "limits": self.limits,
-        }
-        try:
-            self._process.stdin.write(encode(request))
-            self._process.stdin.flush()
-        except (BrokenPipeError, OSError) as error:
-            detail = self.server_stderr()[-300:]
-            raise HarnessError(f"fork server is gone: {error}; {detail}") from error
-        reply = self._read_reply()
+        request = KinshipRequest(
+            self._next_id_now(),
+            [{"name": o.name, "recipe": recipe_to_json(o.recipe)} for o in shared],
+            [recipe_to_json(recipe) for recipe in recipes],
+            timeout,
+            self.limits,
+        )
+        reply = self._exchange(request)
         if reply is None or reply.get("event") != "kinship":
             why = "server died" if reply is None else reply.get("error", reply.get("event"))
             raise HarnessError(f"kinship request failed: {why}; {self.server_stderr()[-500:]}")
         facts: list[dict[str, Any]] = reply["facts"]
         return facts
+
+    def _next_id_now(self) -> int:
+        if self._process is None or self._process.stdin is None:
+            raise HarnessError("harness session is not started")
+        self._next_id += 1
+        return self._next_id
+
+    def _exchange(self, request: Request) -> dict[str, Any] | None:
+        """Send one request and read its reply (None when the server died first)."""
+        process = self._process
+        if process is None or process.stdin is None:
+            raise HarnessError("harness session is not started")
+        try:
+            process.stdin.write(request_line(request))
+            process.stdin.flush()
+        except (BrokenPipeError, OSError) as error:
+            tail = self.server_stderr()[-300:]
+            raise HarnessError(f"fork server is gone: {error}; {tail}") from error
+        return self._read_reply()
 
     def alive(self) -> bool:
         """Whether the fork server still runs."""
@@ -274,7 +283,7 @@ class HarnessSession:
         if process is not None:
             try:
                 if process.stdin is not None:
-                    process.stdin.write(encode({"op": "quit"}))
+                    process.stdin.write(request_line(Quit()))
                     process.stdin.close()
             except OSError:
                 pass
