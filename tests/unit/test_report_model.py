@@ -20,9 +20,10 @@ from threadstorm.report.describe import (
     size_text,
     subject_of,
 )
-from threadstorm.report.model import TargetFacts, build_report, flat_weights
+from threadstorm.report.model import build_report, flat_weights
 from threadstorm.scenario.model import Call, Collection, Lit, Make, Operation, Ref
 from threadstorm.store.db import Store
+from threadstorm.target.facts import TargetFacts
 
 
 def test_campaign_facts(tmp_path: Path) -> None:
@@ -88,7 +89,7 @@ def test_target_warnings() -> None:
     assert TargetFacts(free_threaded=False).warnings[0].startswith("the target is not a free-")
     assert "Py_mod_gil" in TargetFacts(gil_enabled=True).warnings[0]
     assert TargetFacts().warnings == ()
-    assert TargetFacts.from_config(CONFIG["target"]).debug  # type: ignore[arg-type]
+    assert TargetFacts.from_probe(CONFIG["target"]).debug  # type: ignore[arg-type]
     sanitized = TargetFacts(version="3.14.7", sanitizer="thread")
     assert sanitized.label == "CPython 3.14.7 free-threaded, release build, thread sanitizer"
 

@@ -9,8 +9,8 @@ from pathlib import Path
 from rich.console import Console
 from test_report_samples import sample_report
 
-from threadstorm.report.model import TargetFacts
 from threadstorm.report.text import bucket_to_text, render, to_text
+from threadstorm.target.facts import TargetFacts
 
 SUMMARY = """\
 threadstorm campaign runs/demo (finished)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import threadstorm
 from threadstorm.campaign.config import PROCESS_LIMIT, CampaignConfig
-from threadstorm.report.model import TargetFacts
+from threadstorm.target.facts import TargetFacts
 from threadstorm.target.sandbox_facts import sandbox_summary, sandbox_warnings
 
 GUARDED = textwrap.dedent(
@@ -69,6 +69,6 @@ def test_a_pids_cgroup_binds_root() -> None:
 
 
 def test_the_report_carries_the_sandbox_warnings() -> None:
-    facts = TargetFacts.from_config({"free_threaded": True, "network_isolated": False})
+    facts = TargetFacts.from_probe({"free_threaded": True, "network_isolated": False})
     assert any("network isolation is OFF" in warning for warning in facts.warnings)
-    assert TargetFacts.from_config({"free_threaded": True}).warnings == ()
+    assert TargetFacts.from_probe({"free_threaded": True}).warnings == ()

@@ -19,8 +19,8 @@ from rich.console import Console
 from rich.table import Table
 
 from threadstorm.errors import UsageError
+from threadstorm.target.facts import TargetFacts
 from threadstorm.target.interpreter import discover
-from threadstorm.target.sandbox_facts import sandbox_summary, sandbox_warnings
 from threadstorm.target.session import HarnessSession
 
 HELP = "probe target interpreters: version, free-threaded, GIL after imports, debug, sanitizer"
@@ -32,18 +32,16 @@ time, after the imports), debug (C assertions on) and sanitizer (thread, address
 
 
 @dataclass(frozen=True)
-class TargetFacts:
-    """What ``interpreters`` reports about one target."""
+class ProbedTarget:
+    """One target as ``interpreters`` reports it: where it is, what was imported, its facts."""
 
     path: str
-    version: str
-    free_threaded: bool
-    gil_enabled: bool
-    debug: bool
-    sanitizer: str | None
     modules: list[str]
-    sandbox: str = ""  # network isolation and process limit (``sandbox_facts.sandbox_summary``)
-    sandbox_warnings: tuple[str, ...] = ()
+    facts: TargetFacts
+
+    def to_json(self) -> dict[str, Any]:
+        """Flat: the path, the modules and every fact."""
+        return {"path": self.path, "modules": self.modules, **asdict(self.facts)}
 
 
 def register(sub: Any) -> None:
@@ -68,7 +66,7 @@ def module_list(text: str) -> tuple[str, ...]:
     return tuple(name.strip() for name in text.split(",") if name.strip())
 
 
-def probe_target(path: str, modules: tuple[str, ...]) -> TargetFacts:
+def probe_target(path: str, modules: tuple[str, ...]) -> ProbedTarget:
     """Start a harness session in ``path`` with ``modules`` imported; return its facts."""
     interpreter = discover(path)
     with HarnessSession(interpreter, modules) as session:
@@ -80,35 +78,25 @@ def probe_target(path: str, modules: tuple[str, ...]) -> TargetFacts:
             f"module {name} cannot be imported in {interpreter.path} ({error}); "
             "check the name or install it into that target"
         )
-    return TargetFacts(
-        path=str(interpreter.path),
-        version=str(facts["version"]),
-        free_threaded=bool(facts["free_threaded"]),
-        gil_enabled=bool(facts["gil_enabled"]),
-        debug=bool(facts["debug"]),
-        sanitizer=facts.get("sanitizer"),
-        modules=list(modules),
-        sandbox=sandbox_summary(facts),
-        sandbox_warnings=tuple(sandbox_warnings(facts)),
-    )
+    return ProbedTarget(str(interpreter.path), list(modules), TargetFacts.from_probe(facts))
 
 
-def warnings_for(target: TargetFacts) -> list[str]:
+def warnings_for(target: ProbedTarget) -> list[str]:
     """Loud warnings a target deserves (not free-threaded; GIL back on after imports; sandbox
     layers off)."""
-    sandbox = [f"WARNING: {target.path}: {warning}" for warning in target.sandbox_warnings]
+    sandbox = [f"WARNING: {target.path}: {warning}" for warning in target.facts.sandbox_warnings]
     return gil_warnings(target) + sandbox
 
 
-def gil_warnings(target: TargetFacts) -> list[str]:
+def gil_warnings(target: ProbedTarget) -> list[str]:
     """Warnings about the GIL: not a free-threaded build, or turned back on by an import."""
-    if not target.free_threaded:
+    if not target.facts.free_threaded:
         return [
-            f"WARNING: {target.path} ({target.version}) is NOT a free-threaded build: the GIL "
-            "serialises every operation, so threadstorm will find almost nothing there. Build "
+            f"WARNING: {target.path} ({target.facts.version}) is NOT a free-threaded build: the "
+            "GIL serialises every operation, so threadstorm will find almost nothing there. Build "
             "one with `threadstorm build-python --source TARBALL --flavour debug`."
         ]
-    if target.gil_enabled:
+    if target.facts.gil_enabled:
         modules = ", ".join(target.modules) or "start-up"
         return [
             f"WARNING: the GIL is ENABLED in {target.path} after importing {modules}: an "
@@ -117,7 +105,7 @@ def gil_warnings(target: TargetFacts) -> list[str]:
     return []
 
 
-def render_table(targets: list[TargetFacts], console: Console) -> None:
+def render_table(targets: list[ProbedTarget], console: Console) -> None:
     """The targets as a table."""
     table = Table(title=None)
     table.add_column("path", overflow="fold")
@@ -125,14 +113,15 @@ def render_table(targets: list[TargetFacts], console: Console) -> None:
         table.add_column(name)
     table.add_column("sandbox", overflow="fold")
     for target in targets:
+        facts = target.facts
         table.add_row(
             target.path,
-            target.version,
-            yes_no(target.free_threaded),
-            "on" if target.gil_enabled else "off",
-            yes_no(target.debug),
-            target.sanitizer or "-",
-            target.sandbox,
+            facts.version,
+            yes_no(facts.free_threaded),
+            "on" if facts.gil_enabled else "off",
+            yes_no(facts.debug),
+            facts.sanitizer or "-",
+            facts.sandbox,
         )
     console.print(table)
 
@@ -156,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
         for warning in warnings_for(target):
             errors.print(warning, style="bold red", soft_wrap=True)
     if args.json:
-        print(json.dumps([asdict(target) for target in targets], indent=2))
+        print(json.dumps([target.to_json() for target in targets], indent=2))
     else:
         render_table(targets, table_console())
     sys.stdout.flush()

@@ -16,9 +16,10 @@ from typing import Any
 from threadstorm.rate import Rate
 from threadstorm.report.bugs import bugs, outside_entries
 from threadstorm.report.describe import timestamp_text
-from threadstorm.report.model import BucketReport, CampaignSummary, Report, TargetFacts
+from threadstorm.report.model import BucketReport, CampaignSummary, Report
 from threadstorm.scenario.codec import scenario_to_json
 from threadstorm.store.records import Minimisation, Reproduction
+from threadstorm.target.facts import TargetFacts
 
 REPORT_VERSION = 2  # 2: outcome "raised" means an operation raised on every call
 

@@ -25,9 +25,10 @@ from threadstorm.report.describe import (
     size_text,
     times_text,
 )
-from threadstorm.report.model import BucketReport, Report, TargetFacts, flat_weights, variant_text
+from threadstorm.report.model import BucketReport, Report, flat_weights, variant_text
 from threadstorm.scenario import codec
 from threadstorm.scenario.model import Scenario
+from threadstorm.target.facts import TargetFacts
 
 WHAT = {"crashed": "crash", "hung": "hang", "sanitizer": "sanitizer report"}
 

@@ -32,67 +32,11 @@ from threadstorm.store.records import (
     RunCount,
     Variant,
 )
-from threadstorm.target.sandbox_facts import sandbox_warnings
+from threadstorm.target.facts import TargetFacts
 from threadstorm.triage.outcome import Status
 from threadstorm.triage.parsers import SanitizerStack
 
 CRASH_OUTPUT_LINES = 60
-
-
-@dataclass(frozen=True)
-class TargetFacts:
-    """How the target interpreter was built and how it ran."""
-
-    executable: str = ""
-    version: str = "unknown"
-    free_threaded: bool = True
-    gil_enabled: bool = False
-    debug: bool = False
-    sanitizer: str | None = None
-    config_args: str = ""
-    sandbox_warnings: tuple[str, ...] = ()  # sandbox layers that were off (``sandbox_facts``)
-
-    @property
-    def label(self) -> str:
-        """E.g. ``CPython 3.13.5 free-threaded, debug build``."""
-        if self.version == "unknown":
-            return "target not recorded"
-        kind = "free-threaded" if self.free_threaded else "default (GIL)"
-        parts = [f"CPython {self.version}", kind, "debug build" if self.debug else "release build"]
-        if self.sanitizer:
-            parts.append(f"{self.sanitizer} sanitizer")
-        return " ".join(parts[:2]) + ", " + ", ".join(parts[2:])
-
-    @property
-    def warnings(self) -> tuple[str, ...]:
-        """Loud facts that make the campaign's results weaker, or its sandbox thinner."""
-        if not self.free_threaded:
-            return (
-                "the target is not a free-threaded build: its GIL lets one thread run at a time, "
-                "so most races cannot happen",
-                *self.sandbox_warnings,
-            )
-        if self.gil_enabled:
-            return (
-                "the GIL was enabled at run time (an imported extension does not declare "
-                "Py_mod_gil): threads did not run in parallel, so most races cannot happen",
-                *self.sandbox_warnings,
-            )
-        return self.sandbox_warnings
-
-    @classmethod
-    def from_config(cls, doc: Mapping[str, Any]) -> TargetFacts:
-        sanitizer = doc.get("sanitizer")
-        return cls(
-            executable=str(doc.get("executable", "")),
-            version=str(doc.get("version", "unknown")),
-            free_threaded=bool(doc.get("free_threaded", True)),
-            gil_enabled=bool(doc.get("gil_enabled", False)),
-            debug=bool(doc.get("debug", False)),
-            sanitizer=None if sanitizer is None else str(sanitizer),
-            config_args=str(doc.get("config_args", "")),
-            sandbox_warnings=tuple(sandbox_warnings(doc)),
-        )
 
 
 @dataclass(frozen=True)
@@ -399,7 +343,7 @@ def _campaign(store: Store, record: CampaignRecord) -> CampaignSummary:
         ),
         modules=tuple(str(name) for name in config.get("modules", ())),
         seed=seed if isinstance(seed, int) else None,
-        target=TargetFacts.from_config(config.get("target") or {}),
+        target=TargetFacts.from_probe(config.get("target") or {}),
         families=tuple(sorted(per_family.items(), key=lambda kv: (-kv[1], kv[0]))),
     )
 
