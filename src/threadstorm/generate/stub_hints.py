@@ -77,8 +77,11 @@ def stub_hints(
     stubs = _Stubs(version, search_path)
     hints: dict[str, tuple[ArgumentList, ...]] = {}
     for module in modules:
-        for name, (defining, node) in stubs.exported(module).items():
-            stubs.hint(hints, f"{module}.{name}", defining, node)
+        try:
+            for name, (defining, info) in stubs.exported(module).items():
+                stubs.hint(hints, f"{module}.{name}", defining, info)
+        except Exception:  # noqa: BLE001 - hints are advice: a stub that defeats us gives none
+            continue
     return {
         key: [[recipe_to_json(recipe) for recipe in arguments] for arguments in lists]
         for key, lists in sorted(hints.items())
@@ -95,7 +98,6 @@ class _Stubs:
         self.context = typeshed_client.get_search_context(
             version=version, search_path=[Path(entry) for entry in search_path]
         )
-        self.resolver = typeshed_client.Resolver(self.context)
 
     @functools.cache  # noqa: B019 - one instance lives for one call of stub_hints
     def names(self, module: str) -> dict[str, Any]:
