@@ -212,8 +212,34 @@ def test_a_hostile_values_target_keeps_its_name() -> None:
     assert "s.box = [1]" in render(scenario, HEADER)
 
 
+def fixed_hostile_scenario() -> Scenario:
+    """A fixed object holding a hostile value, which reaches ``box`` through the namespace."""
+    hostile = Make("hostile", (("dunder", "__eq__"), ("action", "clear"), ("target", "box")))
+    return Scenario(
+        shared=(
+            SharedObject("box", Collection("list", (Lit(1),))),
+            SharedObject("bait", Collection("list", (hostile,))),
+        ),
+        threads=(ThreadPlan((Operation("method", "box", "count", (Shared("bait"),)),)),),
+        iterations=5,
+    ).validate()
+
+
+def test_a_fixed_hostile_value_is_made_once_the_namespace_exists() -> None:
+    script = render(fixed_hostile_scenario(), HEADER)
+    assert "    s = types.SimpleNamespace()\n    s.box = [1]\n" in script
+    assert "    s.bait = [hostile('__eq__', 'clear', 'box', vars(s))]\n" in script
+
+
 @pytest.mark.parametrize(
-    "scenario", [iterator_scenario(), seed_scenario(), churn_scenario(), contended_scenario()]
+    "scenario",
+    [
+        iterator_scenario(),
+        seed_scenario(),
+        churn_scenario(),
+        contended_scenario(),
+        fixed_hostile_scenario(),
+    ],
 )
 def test_scripts_run_to_their_time_limit_on_a_plain_interpreter(
     scenario: Scenario, tmp_path: Path

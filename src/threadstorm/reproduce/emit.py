@@ -264,10 +264,16 @@ def _made(fixed: dict[str, str]) -> list[str]:
     need no other shared object and it is short enough, else one line per object, in order."""
     values = ", ".join(f"{name}={text}" for name, text in fixed.items())
     line = f"    {STATE} = types.SimpleNamespace({values})"
-    if len(line) <= MAX_LINE and not any(f"{STATE}." in text for text in fixed.values()):
+    if len(line) <= MAX_LINE and not any(map(_uses_namespace, fixed.values())):
         return [line]
     one_by_one = [f"    {STATE}.{name} = {text}" for name, text in fixed.items()]
     return [f"    {STATE} = types.SimpleNamespace()", *one_by_one]
+
+
+def _uses_namespace(text: str) -> bool:
+    """Whether a recipe's text reads the run's namespace (another object, or a hostile value's
+    ``vars(s)``), so that it can be built only once the namespace exists."""
+    return f"{STATE}." in text or f"vars({STATE})" in text
 
 
 def _single_use(scenario: Scenario) -> dict[str, SharedObject]:
