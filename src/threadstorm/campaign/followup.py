@@ -1,5 +1,6 @@
-"""Follow-up of new buckets: rate, backtrace, minimisation, repro script, sibling variants,
-and for sanitizer findings the confirmation on the plain debug build (``campaign.confirm``).
+"""Follow-up of new buckets: rate, amplification of a rare crash (``reproduce.amplify``),
+minimisation, repro script, backtrace, sibling variants, and for sanitizer findings the
+confirmation on the plain debug build (``campaign.confirm``).
 
 Each step is stored as soon as it finishes, so an interrupted follow-up keeps what it learned.
 Steps for one bucket run in one worker's fork server; buckets are shared out across workers and
@@ -26,6 +27,7 @@ from threadstorm.contract.policy import Policy
 from threadstorm.generate.surface import Surface
 from threadstorm.minimise.minimiser import minimise
 from threadstorm.rate import Rate
+from threadstorm.reproduce.amplify import TARGET_CRASHES, amplify
 from threadstorm.reproduce.emit import Header, render
 from threadstorm.reproduce.rate import measure_scenario
 from threadstorm.scenario.model import Scenario
@@ -142,6 +144,9 @@ class FollowUp:
             return
         timeout = self.config.run_timeout_s
         scenario, rate = self.best_candidate(session, bucket, timeout)
+        remaining = deadline - time.monotonic()
+        if rate.crashes < TARGET_CRASHES and remaining > 10:
+            scenario, rate = self.amplified(session, key, scenario, rate, remaining / 3)
         with self.lock:
             self.store.update_bucket_reproduction(
                 key, rate.crashes, rate.runs, rate.median_time_to_crash_s
@@ -231,6 +236,27 @@ class FollowUp:
             for scenario in candidates
         ]
         return max(measured, key=lambda pair: (pair[1].crashes, [-n for n in sort_key(pair[0])]))
+
+    def amplified(
+        self, session: HarnessSession, key: str, scenario: Scenario, rate: Rate, budget_s: float
+    ) -> tuple[Scenario, Rate]:
+        """A rarely reproducing scenario with more chances (``reproduce.amplify``), when that
+        raises its rate; else the scenario as it was."""
+
+        runs = self.config.reproduce_runs
+
+        def measure(candidate: Scenario, needed: int) -> Rate:
+            timeout = self.config.run_timeout_s
+            # once more than runs - needed runs missed, the candidate cannot be kept
+            return measure_scenario(session, candidate, key, runs, timeout, runs - needed + 1)
+
+        budget = min(self.config.minimise_budget_s, budget_s)
+        found = amplify(scenario, rate, measure, time.monotonic() + budget)
+        if found.steps:
+            self.console.print(
+                f"  {key}: amplified ({', '.join(found.steps)}): {rate.text} -> {found.rate.text}"
+            )
+        return found.scenario, found.rate
 
     def confinement(self, scenario: Scenario) -> Confinement:
         """What a script run of ``scenario`` is confined by: the campaign children's limits."""
