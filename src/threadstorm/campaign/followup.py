@@ -3,12 +3,15 @@ minimisation, repro script, backtrace, sibling variants, and for sanitizer findi
 confirmation on the plain debug build (``campaign.confirm``).
 
 Each step is stored as soon as it finishes, so an interrupted follow-up keeps what it learned.
-Steps for one bucket run in one worker's fork server; buckets are shared out across workers and
-the whole follow-up stops at its budget (in-contract buckets first).
+Steps for one bucket run in one worker's fork server; buckets are shared out across workers,
+in-contract ones first, and each gets an even share of the time left (the rate and the script
+are always made; amplification, minimisation and variants fit in the share), so that the last
+bucket is measured too.  The whole follow-up stops at its budget.
 """
 
 from __future__ import annotations
 
+import math
 import queue
 import shutil
 import threading
@@ -129,15 +132,20 @@ class FollowUp:
         merge_by_site(self.store, self.console)
 
     def _serve(self, session: HarnessSession, todo: queue.Queue[str], deadline: float) -> None:
+        workers = len(self.context.sessions)
         while time.monotonic() < deadline:
             try:
                 key = todo.get_nowait()
             except queue.Empty:
                 return
-            self.follow(session, key, deadline)
+            # this bucket's fair share of what is left, so that the last ones are measured too
+            rounds_left = math.ceil((todo.qsize() + 1) / workers)
+            share = (deadline - time.monotonic()) / rounds_left
+            self.follow(session, key, min(deadline, time.monotonic() + share))
 
     def follow(self, session: HarnessSession, key: str, deadline: float) -> None:
-        """Every follow-up step for one bucket, each stored when done."""
+        """Every follow-up step for one bucket, each stored when done, its optional ones
+        (amplification, minimisation, variants) within ``deadline``."""
         bucket = self.store.bucket(key)
         if bucket.signature.kind == WORKER_KILLER:
             self._script_only(bucket)
