@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
 from helpers import describe, fuzz_args, report_json, threadstorm, titles
 
 from threadstorm.bucket.judge import judge
@@ -38,11 +37,6 @@ class Box:
 '''
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="open: one bucket, a 10/10 follow-up rate and a 10/10 script hold, but rerunning one "
-    "filed lazy_first_touch scenario in a fresh fork server matched the bucket 8 times in 10",
-)
 def test_one_bug_module_gives_one_bucket_that_reproduces(python313d: Path, tmp_path: Path) -> None:
     modules = tmp_path / "mods"
     modules.mkdir()
