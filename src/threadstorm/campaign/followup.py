@@ -252,14 +252,16 @@ class FollowUp:
         raises its rate; else the scenario as it was."""
 
         runs = self.config.reproduce_runs
+        until = time.monotonic() + min(self.config.minimise_budget_s, budget_s)
 
         def measure(candidate: Scenario, needed: int) -> Rate:
             timeout = self.config.run_timeout_s
-            # once more than runs - needed runs missed, the candidate cannot be kept
-            return measure_scenario(session, candidate, key, runs, timeout, runs - needed + 1)
+            # once more than runs - needed runs missed, the candidate cannot be kept; and no
+            # run starts after the amplifier's time is up (a candidate may run 16 times longer)
+            misses = runs - needed + 1
+            return measure_scenario(session, candidate, key, runs, timeout, misses, until)
 
-        budget = min(self.config.minimise_budget_s, budget_s)
-        found = amplify(scenario, rate, measure, time.monotonic() + budget)
+        found = amplify(scenario, rate, measure, until)
         if found.steps:
             self.console.print(
                 f"  {key}: amplified ({', '.join(found.steps)}): {rate.text} -> {found.rate.text}"

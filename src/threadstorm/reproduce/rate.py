@@ -34,18 +34,22 @@ def measure_scenario(
     runs: int,
     timeout_s: float,
     stop_after_misses: int | None = None,
+    deadline: float | None = None,
 ) -> Rate:
     """Rerun ``scenario`` ``runs`` times; count runs that end in bucket ``signature_key``.
 
     ``signature_key`` may be a set of keys: a bucket's own and those of the buckets merged into
     it (``Store.bucket_keys``), whose signatures are the same bug.  ``stop_after_misses`` ends
     early once that many runs have missed (the minimiser's shortcut when k of n can no longer
-    be reached).
+    be reached); ``deadline`` (``time.monotonic``) ends it before a run that would start later,
+    so the rate may cover fewer than ``runs`` runs.
     """
     keys = {signature_key} if isinstance(signature_key, str) else signature_key
     crashes, times, others, misses = 0, [], Counter[str](), 0
     done = 0
     for _ in range(runs):
+        if deadline is not None and time.monotonic() >= deadline:
+            break
         evidence = run_confirmed(session, scenario, timeout_s)
         verdict = judge(evidence, scenario)
         done += 1
