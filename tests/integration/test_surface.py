@@ -308,3 +308,19 @@ def test_stub_types_come_before_the_pools(session: HarnessSession, tmp_path: Pat
 def queue_arguments(subject: Subject) -> list[object]:
     recipe = recipe_to_json(subject.recipe)
     return list(recipe.get("args", []))
+
+
+def test_members_keep_argument_lists_that_return(session: HarnessSession, tmp_path: Path) -> None:
+    """``JSONDecoder.decode('abc')`` raises ``JSONDecodeError`` (no ``TypeError``, so the call
+    "completes"); a word that is valid JSON (``'1.5'``) returns, and replaces it, so campaigns
+    stop drawing a call that always raises."""
+    surface = load_surface(session, ("json",), (), DEFAULT_DENY, tmp_path)
+    decoders = surface.subjects_of("json.decoder.JSONDecoder")
+    assert decoders
+    for decoder in decoders:
+        for name in ("decode", "raw_decode"):
+            member = decoder.member(name)
+            assert member is not None and member.reachable and member.args
+            texts = [args[0] for args in member.args]
+            assert all(isinstance(text, Lit) and isinstance(text.value, str) for text in texts)
+            assert all(json.loads(text.value) is not None for text in texts)  # type: ignore[union-attr]

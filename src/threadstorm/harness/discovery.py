@@ -679,14 +679,12 @@ class Discovery:
         member["min_args"], member["max_args"] = low, high
         owners = type(scratch).__mro__ if status == "ok" else ()
         hinted = self.hinted(*(f"{type_name(owner)}.{name}" for owner in owners))
-        changed, completed = self.member_trials(
+        changed, completed, returned = self.member_trials(
             subject, member, self.member_calls(subject, member, low, high, hinted)
         )
-        if not completed and (high is None or high > 0):  # it may want words or an object
-            second = second_chances(low, high, self.parts(subject.module))
-            changed, completed = self.member_trials(
-                subject, member, second, MEMBER_SECOND_CHANCES, must_return=True
-            )
+        if not returned and (high is None or high > 0):  # it may want words or an object
+            changed = self.second_chances(subject, member, low, high) or changed
+            completed = completed or bool(member["args"])
         member["reachable"] = completed
         member["reason"] = None if completed else "always raised"
         if changed and not subject.unstable:
@@ -696,16 +694,32 @@ class Discovery:
         else:
             self.name_role(member, subject)
 
+    def second_chances(self, subject: Subject, member: dict[str, Any], low: int,
+                       high: int | None) -> bool:  # fmt: skip
+        """Words and other objects for a member no pool list made return; whether one changed
+        its object.  Lists that return replace the ones that only raised (``json``'s
+        ``decode('abc')`` raises where ``decode('1.5')`` returns, and a campaign draws the kept
+        lists: raising ones waste its runs)."""
+        raised_only = member["args"]
+        member["args"] = []
+        second = second_chances(low, high, self.parts(subject.module))
+        changed, returned, _ = self.member_trials(
+            subject, member, second, MEMBER_SECOND_CHANCES, must_return=True
+        )
+        if not returned:
+            member["args"] = raised_only
+        return changed
+
     def member_trials(self, subject: Subject, member: dict[str, Any],
                       calls: Iterable[tuple[Recipe, ...]], most: int = MAX_MEMBER_TRIALS,
-                      must_return: bool = False) -> tuple[bool, bool]:  # fmt: skip
-        """Up to ``most`` calls of the member; whether one changed its object, and whether one
+                      must_return: bool = False) -> tuple[bool, bool, bool]:  # fmt: skip
+        """Up to ``most`` calls of the member; whether one changed its object, whether one
         completed (returned, or raised anything but ``TypeError``; only returned when
         ``must_return``: second chances are many, and a list that merely raised something else
-        would be drawn by campaigns to raise again)."""
+        would be drawn by campaigns to raise again), and whether one returned."""
         name = member["name"]
         per_arity: dict[int, int] = {}
-        changed = completed = False
+        changed = completed = returned = False
         tried = 0
         for arguments in calls:
             if tried >= most or len(member["args"]) >= MAX_CANDIDATES:
@@ -721,10 +735,11 @@ class Discovery:
             per_arity[len(arguments)] = per_arity.get(len(arguments), 0) + 1
             member["args"].append([recipe_to_json(arg) for arg in arguments])
             completed = True
+            returned = returned or outcome == "ok"
             changed = changed or did_change
             if outcome == "ok" and not arguments:
                 self.derive(subject, member, result)
-        return changed, completed
+        return changed, completed, returned
 
     def member_calls(self, subject: Subject, member: dict[str, Any], low: int, high: int | None,
                      hinted: list[tuple[Recipe, ...]]) -> Iterator[tuple[Recipe, ...]]:  # fmt: skip
