@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from threadstorm.bucket.identity import Signature
+from threadstorm.campaign.config import CampaignConfig
 from threadstorm.campaign.progress import Tally
 from threadstorm.campaign.runner import CampaignResult
 from threadstorm.campaign.soundness import could_not_test
@@ -94,6 +95,23 @@ def test_check_exits_2_on_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFi
     assert cli.main([*argv, str(missing)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "does not exist" in err
+
+
+def test_a_follow_up_budget_that_is_no_time_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["fuzz", "--python", "/usr/bin/python3", "--follow-up-budget", "0"]
+    assert cli.main([*argv, "--out", str(tmp_path / "c")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--follow-up-budget must be a positive" in err
+    assert not (tmp_path / "c").exists()
+
+
+def test_follow_up_takes_half_the_budget_unless_told() -> None:
+    assert CampaignConfig(python="p", out="o", budget_s=600).follow_up_seconds == 300
+    assert CampaignConfig(python="p", out="o", budget_s=20).follow_up_seconds == 30
+    told = CampaignConfig(python="p", out="o", budget_s=600, follow_up_budget_s=900)
+    assert told.follow_up_seconds == 900
 
 
 @pytest.mark.parametrize(

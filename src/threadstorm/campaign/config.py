@@ -25,6 +25,7 @@ CPUS_PER_WORKER = 2  # a run's threads need cores of their own to race (see defa
 # busy desktop's count and far below what exhausts a machine; a fork bomb meets it.
 PROCESS_LIMIT = 4096
 DEFAULT_BATCH_SIZE = 16  # the knee of benchmarks/bench_dask.py: larger batches gain little
+MIN_FOLLOW_UP_S = 30.0  # follow-up time of a short campaign: a few buckets measured
 MODULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
 
@@ -52,12 +53,20 @@ class CampaignConfig:
     memory_mb: int = 4096
     core_files: bool = False
     follow_up: bool = True  # reproduction rate, backtrace, minimisation, variants per new bucket
+    follow_up_budget_s: float | None = None  # None: half the budget, at least MIN_FOLLOW_UP_S
     reproduce_runs: int = 10
     minimise_budget_s: float = 60.0
     variants: bool = True
     scheduler: str | None = None  # a Dask scheduler's address: run batches on its workers
     batch_size: int = DEFAULT_BATCH_SIZE  # scenarios per Dask task (see benchmarks/bench_dask.py)
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def follow_up_seconds(self) -> float:
+        """The time follow-up may take after fuzzing."""
+        if self.follow_up_budget_s is not None:
+            return self.follow_up_budget_s
+        return max(MIN_FOLLOW_UP_S, self.budget_s / 2)
 
     @property
     def worker_count(self) -> int:
@@ -107,6 +116,11 @@ class CampaignConfig:
         if self.outside_share is not None and not 0.0 <= self.outside_share <= 1.0:
             raise UsageError(
                 f"--outside-share must be a fraction from 0 to 1, got {self.outside_share:g}"
+            )
+        if self.follow_up_budget_s is not None and not self.follow_up_budget_s > 0:
+            raise UsageError(
+                "--follow-up-budget must be a positive number of seconds "
+                f"(or --no-follow-up), got {self.follow_up_budget_s:g}"
             )
         if self.runs_per_child < 1:
             raise UsageError("--runs-per-child must be at least 1")

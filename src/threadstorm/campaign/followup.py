@@ -5,8 +5,10 @@ confirmation on the plain debug build (``campaign.confirm``).
 Each step is stored as soon as it finishes, so an interrupted follow-up keeps what it learned.
 Steps for one bucket run in one worker's fork server; buckets are shared out across workers,
 in-contract ones first, and each gets an even share of the time left (the rate and the script
-are always made; amplification, minimisation and variants fit in the share), so that the last
-bucket is measured too.  The whole follow-up stops at its budget.
+are always made; other candidates' rates, amplification, minimisation, gdb's second and third
+tries and variants fit in the share), so that the last bucket is measured too.  The whole
+follow-up stops at its budget; a bucket it did not reach gets a script of its smallest
+scenario, unmeasured.
 """
 
 from __future__ import annotations
@@ -110,7 +112,7 @@ class FollowUp:
         )
 
     def run(self, keys: list[str]) -> None:
-        budget = max(30.0, self.config.budget_s / 2)
+        budget = self.config.follow_up_seconds
         deadline = time.monotonic() + budget
         ordered = [b.key for b in self.store.buckets() if b.key in set(keys)]
         todo: queue.Queue[str] = queue.Queue()
@@ -125,7 +127,21 @@ class FollowUp:
             thread.start()
         for thread in threads:
             thread.join()
+        self.scripts_for_the_rest(ordered)
         self.merge_by_site()
+
+    def scripts_for_the_rest(self, keys: list[str]) -> None:
+        """A script of its smallest scenario for every bucket the budget ended before (writing
+        one runs nothing), so each can be tried by hand; it says no rate, and ``--resume``
+        follows the bucket up."""
+        python = str(self.context.interpreter.path)
+        for key in keys:
+            bucket = self.store.bucket(key)
+            if bucket.repro_script is None and bucket.signature.kind != WORKER_KILLER:
+                header = Header.for_bucket(bucket, self.target_label, python, rate="")
+                script = render(bucket.smallest_scenario, header, paths=self.config.paths)
+                with self.lock:
+                    self.store.set_repro_script(key, script)
 
     def merge_by_site(self) -> None:
         """Fold buckets that follow-up found to crash at one native site (``bucket.merge``)."""
@@ -151,7 +167,7 @@ class FollowUp:
             self._script_only(bucket)
             return
         timeout = self.config.run_timeout_s
-        scenario, rate = self.best_candidate(session, bucket, timeout)
+        scenario, rate = self.best_candidate(session, bucket, timeout, deadline)
         remaining = deadline - time.monotonic()
         if rate.crashes < TARGET_CRASHES and remaining > 10:
             scenario, rate = self.amplified(session, key, scenario, rate, remaining / 3)
@@ -169,7 +185,10 @@ class FollowUp:
                 timeout_s=timeout,
                 known_rate=rate,  # just measured: no re-validation
             )
-            if sort_key(result.after) < sort_key(scenario):
+            # smaller, and still crashing at least half as often (a minimisation cut short by
+            # its share of time may not have measured its way back)
+            holds = result.after_rate.fraction >= rate.fraction / 2
+            if sort_key(result.after) < sort_key(scenario) and holds:
                 with self.lock:
                     self.store.set_minimised(
                         key,
@@ -179,7 +198,7 @@ class FollowUp:
                         before_rate=result.before_rate,
                         after_rate=result.after_rate,
                     )
-                scenario = result.after
+                scenario, rate = result.after, result.after_rate
         bucket = self.store.bucket(key)
         python = str(self.context.interpreter.path)
         header = Header.for_bucket(bucket, self.target_label, python, rate.text)
@@ -188,11 +207,12 @@ class FollowUp:
             self.store.set_repro_script(key, render(scenario, header, paths=paths))
         if bucket.status is Status.SANITIZER:  # a report, not a crash: nothing for gdb to catch
             self._confirm(key, scenario)
-        else:
+        elif rate.crashes:  # a scenario that did not crash in its rate's runs keeps gdb waiting
             self._backtrace(
                 key,
                 render(scenario, header, time_limit=GDB_SCRIPT_LIMIT_S, paths=paths),
                 self.confinement(scenario),
+                deadline,
             )
         if self.config.variants and deadline - time.monotonic() > 5:
             variants = search_variants(
@@ -220,13 +240,15 @@ class FollowUp:
             self.store.set_repro_script(bucket.key, script)
 
     def best_candidate(
-        self, session: HarnessSession, bucket: BucketRecord, timeout: float
+        self, session: HarnessSession, bucket: BucketRecord, timeout: float, deadline: float
     ) -> tuple[Scenario, Rate]:
         """The bucket's scenario that reproduces best, with its measured rate.
 
         The smallest scenario seen is not always a good reproducer (a short iterator races
         less), so up to ``CANDIDATES`` distinct scenarios of the bucket are measured: the
-        smallest and the most recent ones; the highest rate wins, then the smaller.
+        smallest and the most recent ones; the highest rate wins, then the smaller.  The
+        smallest is always measured in full; another one only within the bucket's ``deadline``,
+        and only while it can still beat the best (none can beat a crash in every run).
         """
         candidates = [bucket.smallest_scenario]
         for crash in reversed(self.store.crashes(bucket.key)):
@@ -234,16 +256,18 @@ class FollowUp:
                 break
             if crash.scenario not in candidates:
                 candidates.append(crash.scenario)
-        measured = [
-            (
-                scenario,
-                measure_scenario(
-                    session, scenario, bucket.key, self.config.reproduce_runs, timeout
-                ),
-            )
-            for scenario in candidates
-        ]
-        return max(measured, key=lambda pair: (pair[1].crashes, [-n for n in sort_key(pair[0])]))
+        runs = self.config.reproduce_runs
+        best = (candidates[0], measure_scenario(session, candidates[0], bucket.key, runs, timeout))
+        for scenario in candidates[1:]:
+            if best[1].crashes >= runs or time.monotonic() >= deadline:
+                break
+            misses = runs - best[1].crashes  # this many misses and it cannot beat the best
+            rate = measure_scenario(session, scenario, bucket.key, runs, timeout, misses, deadline)
+            if rate.runs == runs:  # a cut-short measurement is no rate to compare
+                best = max(
+                    best, (scenario, rate), key=lambda pair: (pair[1].crashes, _smaller(pair[0]))
+                )
+        return best
 
     def amplified(
         self, session: HarnessSession, key: str, scenario: Scenario, rate: Rate, budget_s: float
@@ -295,11 +319,14 @@ class FollowUp:
             self.store.set_confirmation(key, confirmation)
         self.console.print(f"bucket {key}: {confirmation.text}", highlight=False)
 
-    def _backtrace(self, key: str, script: str, confinement: Confinement) -> None:
-        """A symbolised backtrace of every thread, from gdb running the confined script."""
+    def _backtrace(self, key: str, script: str, confinement: Confinement, deadline: float) -> None:
+        """A symbolised backtrace of every thread, from gdb running the confined script:
+        one attempt always, more while the bucket's ``deadline`` allows."""
         if shutil.which("gdb") is None:
             return
-        for _ in range(GDB_ATTEMPTS):
+        for attempt in range(GDB_ATTEMPTS):
+            if attempt and time.monotonic() >= deadline:
+                return
             with confined_script(
                 self.context.interpreter, script, confinement, GDB_TIMEOUT_S
             ) as run:
@@ -308,3 +335,8 @@ class FollowUp:
                 with self.lock:
                     self.store.set_backtrace(key, text)
                 return
+
+
+def _smaller(scenario: Scenario) -> list[int]:
+    """A key under which the smaller of two scenarios is the greater (for ``max``)."""
+    return [-n for n in sort_key(scenario)]

@@ -81,6 +81,14 @@ def add_campaign_arguments(parser: argparse.ArgumentParser, budget: float) -> No
         action="store_true",
         help="skip rate, minimisation, backtraces and variants for new buckets",
     )
+    parser.add_argument(
+        "--follow-up-budget",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="time for following up new buckets after fuzzing (default: half the budget, at "
+        "least 30 s); each bucket gets an even share, and rare crashes need more to amplify",
+    )
     parser.add_argument("--core-files", action="store_true", help="let crashing runs dump core")
     parser.add_argument(
         "--scheduler",
@@ -131,6 +139,7 @@ def config_from_args(args: argparse.Namespace, out: str) -> CampaignConfig:
         suppressions=tuple(str(Path(name).absolute()) for name in args.suppressions),
         core_files=args.core_files,
         follow_up=not args.no_follow_up,
+        follow_up_budget_s=args.follow_up_budget,
         scheduler=args.scheduler,
         batch_size=args.batch_size,
     ).validate()

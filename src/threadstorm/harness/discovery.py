@@ -142,6 +142,16 @@ def new_item(name: str, kind: str, obj: Any, owner: str | None = None,
 # --------------------------------------------------------------------------- discovery
 
 
+@dataclass
+class MemberTrials:
+    """What a member's trials showed."""
+
+    changed: bool = False  # one changed its object
+    completed: bool = False  # one returned, or raised anything but TypeError
+    returned: bool = False  # one returned
+    blocked: bool = False  # one ran out of time: the member waits for other calls, or hangs
+
+
 class Discovery:
     """The state of one discovery run; ``discover`` drives it."""
 
@@ -679,15 +689,19 @@ class Discovery:
         member["min_args"], member["max_args"] = low, high
         owners = type(scratch).__mro__ if status == "ok" else ()
         hinted = self.hinted(*(f"{type_name(owner)}.{name}" for owner in owners))
-        changed, completed, returned = self.member_trials(
+        trials = self.member_trials(
             subject, member, self.member_calls(subject, member, low, high, hinted)
         )
-        if not returned and (high is None or high > 0):  # it may want words or an object
-            changed = self.second_chances(subject, member, low, high) or changed
-            completed = completed or bool(member["args"])
+        # it may want words or an object; not when it only raised and waits on other calls (a
+        # queue's get raises Empty, or blocks, and a word would make it block again)
+        waits = trials.completed and trials.blocked
+        if not trials.returned and not waits and (high is None or high > 0):
+            trials.changed = self.second_chances(subject, member, low, high) or trials.changed
+            trials.completed = trials.completed or bool(member["args"])
+        completed = trials.completed
         member["reachable"] = completed
         member["reason"] = None if completed else "always raised"
-        if changed and not subject.unstable:
+        if trials.changed and not subject.unstable:
             member["role"], member["role_source"] = "mutator", "observed"
         elif completed and not subject.unstable and not name_says_mutator(name):
             member["role_source"] = "observed"
@@ -703,23 +717,23 @@ class Discovery:
         raised_only = member["args"]
         member["args"] = []
         second = second_chances(low, high, self.parts(subject.module))
-        changed, returned, _ = self.member_trials(
+        trials = self.member_trials(
             subject, member, second, MEMBER_SECOND_CHANCES, must_return=True
         )
-        if not returned:
+        if not trials.returned:
             member["args"] = raised_only
-        return changed
+        return trials.changed
 
     def member_trials(self, subject: Subject, member: dict[str, Any],
                       calls: Iterable[tuple[Recipe, ...]], most: int = MAX_MEMBER_TRIALS,
-                      must_return: bool = False) -> tuple[bool, bool, bool]:  # fmt: skip
-        """Up to ``most`` calls of the member; whether one changed its object, whether one
-        completed (returned, or raised anything but ``TypeError``; only returned when
-        ``must_return``: second chances are many, and a list that merely raised something else
-        would be drawn by campaigns to raise again), and whether one returned."""
+                      must_return: bool = False) -> MemberTrials:  # fmt: skip
+        """Up to ``most`` calls of the member, the lists that completed kept (returned, or
+        raised anything but ``TypeError``; only returned when ``must_return``: second chances
+        are many, and a list that merely raised something else would be drawn by campaigns to
+        raise again)."""
         name = member["name"]
         per_arity: dict[int, int] = {}
-        changed = completed = returned = False
+        trials = MemberTrials()
         tried = 0
         for arguments in calls:
             if tried >= most or len(member["args"]) >= MAX_CANDIDATES:
@@ -728,18 +742,19 @@ class Discovery:
                 continue
             tried += 1
             outcome, did_change, result = self.trial(subject, _call_member, name, arguments)
+            trials.blocked = trials.blocked or outcome == "timeout"
             if outcome in ("typeerror", "timeout", "unbuildable"):
                 continue
             if must_return and outcome != "ok":
                 continue
             per_arity[len(arguments)] = per_arity.get(len(arguments), 0) + 1
             member["args"].append([recipe_to_json(arg) for arg in arguments])
-            completed = True
-            returned = returned or outcome == "ok"
-            changed = changed or did_change
+            trials.completed = True
+            trials.returned = trials.returned or outcome == "ok"
+            trials.changed = trials.changed or did_change
             if outcome == "ok" and not arguments:
                 self.derive(subject, member, result)
-        return changed, completed, returned
+        return trials
 
     def member_calls(self, subject: Subject, member: dict[str, Any], low: int, high: int | None,
                      hinted: list[tuple[Recipe, ...]]) -> Iterator[tuple[Recipe, ...]]:  # fmt: skip
