@@ -15,6 +15,7 @@ import pytest
 
 from threadstorm.generate.denylist import DEFAULT_DENY
 from threadstorm.generate.surface import Subject, Surface, load_surface
+from threadstorm.harness.values import build
 from threadstorm.scenario.codec import recipe_from_json, recipe_to_json
 from threadstorm.scenario.model import Lit
 from threadstorm.target.interpreter import discover
@@ -312,8 +313,8 @@ def queue_arguments(subject: Subject) -> list[object]:
 
 def test_members_keep_argument_lists_that_return(session: HarnessSession, tmp_path: Path) -> None:
     """``JSONDecoder.decode('abc')`` raises ``JSONDecodeError`` (no ``TypeError``, so the call
-    "completes"); a word that is valid JSON (``'1.5'``) returns, and replaces it, so campaigns
-    stop drawing a call that always raises."""
+    "completes"); valid JSON (a word like ``'1.5'``, or what ``json.dumps`` made) returns, and
+    replaces it, so campaigns stop drawing a call that always raises."""
     surface = load_surface(session, ("json",), (), DEFAULT_DENY, tmp_path)
     decoders = surface.subjects_of("json.decoder.JSONDecoder")
     assert decoders
@@ -321,6 +322,19 @@ def test_members_keep_argument_lists_that_return(session: HarnessSession, tmp_pa
         for name in ("decode", "raw_decode"):
             member = decoder.member(name)
             assert member is not None and member.reachable and member.args
-            texts = [args[0] for args in member.args]
-            assert all(isinstance(text, Lit) and isinstance(text.value, str) for text in texts)
-            assert all(json.loads(text.value) is not None for text in texts)  # type: ignore[union-attr]
+            texts = [build(args[0], {}) for args in member.args]  # a word, or json.dumps(...)
+            assert all(isinstance(text, str) for text in texts)
+            assert all(json.loads(text) is not None for text in texts)
+
+
+def test_what_a_module_made_feeds_its_inverse(session: HarnessSession, tmp_path: Path) -> None:
+    """No pool value is marshal data or a zlib stream; what ``marshal.dumps`` and
+    ``zlib.compress`` returned is, and becomes the argument of ``loads`` and ``decompress``."""
+    surface = load_surface(session, ("marshal", "zlib"), (), DEFAULT_DENY, tmp_path)
+    for inverse, maker in (("marshal.loads", "marshal.dumps"), ("zlib.decompress", "zlib.")):
+        module = surface.module(inverse.partition(".")[0])
+        assert module is not None
+        item = next(item for item in module.items if item.name == inverse)
+        assert item.reachable and item.args
+        made = [recipe_to_json(args[0]) for args in item.args]
+        assert any(maker in json.dumps(doc) for doc in made), made

@@ -7,8 +7,8 @@ Steps for one bucket run in one worker's fork server; buckets are shared out acr
 in-contract ones first, and each gets an even share of the time left (the rate and the script
 are always made; other candidates' rates, amplification, minimisation, gdb's second and third
 tries and variants fit in the share), so that the last bucket is measured too.  The whole
-follow-up stops at its budget; a bucket it did not reach gets a script of its smallest
-scenario, unmeasured.
+follow-up stops at its budget; a bucket it did not reach (or a variant search found) gets a
+script of its smallest scenario, unmeasured.
 """
 
 from __future__ import annotations
@@ -127,21 +127,20 @@ class FollowUp:
             thread.start()
         for thread in threads:
             thread.join()
-        self.scripts_for_the_rest(ordered)
+        self.scripts_for_the_rest()
         self.merge_by_site()
 
-    def scripts_for_the_rest(self, keys: list[str]) -> None:
-        """A script of its smallest scenario for every bucket the budget ended before (writing
-        one runs nothing), so each can be tried by hand; it says no rate, and ``--resume``
-        follows the bucket up."""
+    def scripts_for_the_rest(self) -> None:
+        """A script of its smallest scenario for every bucket without one (the budget ended
+        before it, or a variant search found it): writing one runs nothing, so each can be
+        tried by hand; it says no rate, and ``--resume`` follows the bucket up."""
         python = str(self.context.interpreter.path)
-        for key in keys:
-            bucket = self.store.bucket(key)
+        for bucket in self.store.buckets():
             if bucket.repro_script is None and bucket.signature.kind != WORKER_KILLER:
                 header = Header.for_bucket(bucket, self.target_label, python, rate="")
                 script = render(bucket.smallest_scenario, header, paths=self.config.paths)
                 with self.lock:
-                    self.store.set_repro_script(key, script)
+                    self.store.set_repro_script(bucket.key, script)
 
     def merge_by_site(self) -> None:
         """Fold buckets that follow-up found to crash at one native site (``bucket.merge``)."""

@@ -5,12 +5,15 @@ Many constructors and functions refuse every pool value because they want someth
 - a *word*: a format code (``array.array('b')``, ``struct.Struct('i')``), a mode, an encoding;
 - another *object*: a raw stream under a buffered one (``io.BufferedReader(io.BytesIO(...))``),
   a connection under a cursor (``sqlite3.Cursor(connection)``), a file object under a CSV
-  writer, a live object under a weak reference, a buffer under an unpacking iterator.
+  writer, a live object under a weak reference, a buffer under an unpacking iterator;
+- *data the module itself made*: what ``marshal.dumps``, ``zlib.compress`` or ``struct.pack``
+  returned is what ``marshal.loads``, ``zlib.decompress`` or ``Struct.unpack`` want.
 
 Discovery gives such a callable these argument lists once the pools have failed.  The *parts* are
-the recipes of subjects already built (the target modules' own objects first) and a few
+the module's *products* (calls of its functions that returned bytes or text, as recipes), a few
 *companions* from the standard library that constructors commonly take (byte and text streams,
-a writable buffer, an object that accepts weak references).  A composite subject's recipe nests
+a writable buffer, an object that accepts weak references), and the recipes of subjects already
+built (the target modules' own objects first).  A composite subject's recipe nests
 its parts' recipes, so every scenario, minimised script and variant rebuilds the whole object
 afresh from plain calls.  Composition is bounded: ``COMPOSITION_ROUNDS`` rounds (a text wrapper
 over a buffered reader over a byte stream needs two), at most ``MAX_PARTS`` parts and
@@ -30,6 +33,8 @@ COMPOSITION_ROUNDS = 2
 MAX_PARTS = 12
 MAX_TRIALS = 160
 MEMBER_SECOND_CHANCES = 24  # trials of a member that refused the pools (fresh scratch each)
+MAX_PRODUCTS = 3  # calls per module kept for the data they return
+MAX_PRODUCT_SIZE = 4096  # bytes or characters: larger results are no argument worth copying
 
 # Objects that constructors commonly take, rebuilt afresh for every use.
 COMPANIONS: tuple[Recipe, ...] = (

@@ -32,6 +32,8 @@ from threadstorm.harness.composition import (
     COMPANIONS,
     COMPOSITION_ROUNDS,
     MAX_PARTS,
+    MAX_PRODUCT_SIZE,
+    MAX_PRODUCTS,
     MAX_TRIALS,
     MEMBER_SECOND_CHANCES,
     composite_calls,
@@ -178,6 +180,7 @@ class Discovery:
         self.unreached: dict[str, str] = {}  # progress key -> reason
         self.mro_names: set[str] = set()  # every class some subject is an instance of
         self.probes: dict[str, list[Callable[[], Any]]] = {}  # module -> state probes
+        self.products: dict[str, list[Recipe]] = {}  # module -> calls that returned its data
         self.scratch = scratch  # where each unit of work gets an empty folder (None: stay put)
         self.units = 0
 
@@ -451,6 +454,7 @@ class Discovery:
         changed: bool = before != self.clock.timed(module_snapshot, probes)[1]
         if status == "ok" and not _dead_weak_reference(result):
             item["args"].append([recipe_to_json(arg) for arg in arguments])
+            self.note_product(path.rpartition(".")[0], recipe, result)
             new = not self.by_type.get(type_name(type(result)))
             if admit and new and self.in_scope(type(result)):
                 self.admit(result, recipe, "factory", path, path.rpartition(".")[0])
@@ -580,7 +584,18 @@ class Discovery:
         ]
         own = [subject.recipe for subject in buildable if subject.module == module]
         others = [subject.recipe for subject in buildable if subject.module != module]
-        return list(dict.fromkeys([*COMPANIONS, *own, *others]))[:MAX_PARTS]
+        products = self.products.get(module, [])
+        return list(dict.fromkeys([*products, *COMPANIONS, *own, *others]))[:MAX_PARTS]
+
+    def note_product(self, module: str, recipe: Recipe, result: Any) -> None:
+        """Keep a call of ``module`` that returned data (bytes or text) as a part for the
+        module's other callables: what ``dumps``, ``compress`` or ``pack`` made is what
+        ``loads``, ``decompress`` or ``unpack`` want, and no pool value is."""
+        if not isinstance(result, bytes | str) or not 0 < len(result) <= MAX_PRODUCT_SIZE:
+            return
+        products = self.products.setdefault(module, [])
+        if len(products) < MAX_PRODUCTS and recipe not in products:
+            products.append(recipe)
 
     # ----------------------------------------------------------------- exploring subjects
 
