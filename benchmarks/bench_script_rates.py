@@ -3,8 +3,10 @@
 For every in-contract bucket of a finished campaign (crashes, hangs and sanitizer reports),
 ``threadstorm repro DIR BUCKET --runs N`` writes the script from the bucket's best scenario (the
 minimised one when follow-up shrank it) and runs it N times, confined like a campaign child.
-Printed: one line per bucket with the script's code lines and its rate, then the share of
-buckets whose script reproduced in at least half the runs.
+Printed: one line per bucket with the script's code lines and its rate (and, for buckets that
+name a site, how many of the crashes were at that site: a script storms until its time is up
+and may hit another bug first), then the share of buckets whose script reproduced in at least
+half the runs, counting a site bucket's runs only at its own site.
 
     .venv/bin/python benchmarks/bench_script_rates.py CAMPAIGN_DIR [--runs 10] [--time-limit 20]
 
@@ -24,6 +26,7 @@ from pathlib import Path
 
 MEASURED = re.compile(r"(\d+) of (\d+) runs of the script (?:crashed|re-triggered|hung)")
 LINES = re.compile(r"\((\d+) lines of code\)")
+OWN_SITE = re.compile(r"(\d+) of them at the bucket's own site")
 
 
 def main() -> int:
@@ -47,9 +50,12 @@ def main() -> int:
             )  # fmt: skip
             measured = MEASURED.search(done.stdout)
             lines = LINES.search(done.stdout)
+            own = OWN_SITE.search(done.stdout)
             hits = int(measured.group(1)) if measured else 0
-            good += hits * 2 >= args.runs
+            counted = int(own.group(1)) if own else hits
+            good += counted * 2 >= args.runs
             rate = f"{hits}/{args.runs}" if measured else f"failed: {done.stderr.strip()[-100:]}"
+            rate += f" ({counted} at its site)" if own else ""
             size = lines.group(1) if lines else "?"
             print(f"{bucket['id']}  {rate:>6}  {size:>3} lines  {bucket['title'][:90]}", flush=True)
     share = good / len(buckets) if buckets else 0.0

@@ -11,7 +11,7 @@ from threadstorm.cli.output import output_console
 from threadstorm.errors import UsageError
 from threadstorm.files import write_atomically
 from threadstorm.reproduce.emit import Header, code_lines, render
-from threadstorm.reproduce.rate import measure_script
+from threadstorm.reproduce.rate import SITE_KINDS, measure_script, same_site
 from threadstorm.store.db import Store
 from threadstorm.store.records import BucketRecord
 from threadstorm.target.confined_script import Confinement
@@ -55,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
     console = output_console()
     with Store.open(args.campaign) as store:
         bucket = store.bucket(args.bucket)
+        keys = store.bucket_keys(bucket.key)
         config = store.campaign().config
         interpreter = discover(args.python or config["python"], config.get("suppressions") or ())
         target = config.get("target", {})
@@ -79,9 +80,13 @@ def run(args: argparse.Namespace) -> int:
     if args.runs == 0:
         return 0
     seconds = args.time_limit + SCRIPT_GRACE_S
-    measurement, _ = measure_script(
+    measurement, crashed = measure_script(
         interpreter, args.out.resolve(), args.runs, seconds, confinement(config, bucket, facts)
     )
+    here = ""
+    if crashed and bucket.signature.kind in SITE_KINDS:
+        hits = same_site(crashed, bucket.best_scenario, keys)
+        here = f", {hits} of them at the bucket's own site"
     what = (
         "re-triggered the sanitizer report"
         if bucket.status is Status.SANITIZER
@@ -94,6 +99,7 @@ def run(args: argparse.Namespace) -> int:
             if measurement.median_time_to_crash_s is not None
             else ""
         )
+        + here
         + other_endings(measurement.others),
         highlight=False,
     )

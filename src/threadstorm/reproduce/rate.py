@@ -3,7 +3,10 @@
 Measured by rerunning, never guessed.  ``measure_scenario`` reruns through a warm fork server
 (cheap, used by campaigns and the minimiser); ``measure_script`` runs the standalone reproducer
 in fresh target processes, as a bug reporter would, but confined like a campaign child: the
-script is generated code that calls whatever the campaign's modules offer.
+script is generated code that calls whatever the campaign's modules offer.  A script storms
+until it crashes or its time is up, so on a target with several bugs it may crash at another
+one: for buckets that name a site (``SITE_KINDS``), ``same_site`` counts the runs that crashed
+where the bucket did.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import subprocess
 import time
 from collections import Counter
-from collections.abc import Set
+from collections.abc import Sequence, Set
 from pathlib import Path
 
 from threadstorm.bucket.judge import judge
@@ -99,19 +102,31 @@ def run_script(
 
 def measure_script(
     interpreter: Interpreter, script: Path, runs: int, timeout_s: float, confinement: Confinement
-) -> tuple[Rate, Evidence | None]:
+) -> tuple[Rate, list[Evidence]]:
     """Run the script ``runs`` times; a run counts when the target died (signal or fatal error).
 
-    Returns the measurement and the evidence of the first crash, for the report.
+    Returns the measurement and the evidence of every run that crashed, so the caller can say
+    how many crashed where the bucket did (``same_site``).
     """
     crashes, times, others = 0, [], Counter[str]()
-    first: Evidence | None = None
+    crashed: list[Evidence] = []
     for _ in range(runs):
         evidence = run_script(interpreter, script, timeout_s, confinement)
         if classify(evidence).status >= Status.CRASHED:
             crashes += 1
             times.append(evidence.duration_s)
-            first = first or evidence
+            crashed.append(evidence)
         else:
             others["timed out" if evidence.timed_out else f"exit {evidence.exit_code}"] += 1
-    return Rate(crashes, runs, tuple(times), dict(others)), first
+    return Rate(crashes, runs, tuple(times), dict(others)), crashed
+
+
+# Signature kinds a script's own crash can be checked against: they name a site (an assertion,
+# a fatal error, native frames, a race pair), not the harness's Python frames and operations in
+# flight, which a standalone script does not have.
+SITE_KINDS = frozenset({"assertion", "fatal", "native", "race", "sanitizer"})
+
+
+def same_site(crashed: Sequence[Evidence], scenario: Scenario, keys: Set[str]) -> int:
+    """How many of a script's crashing runs ended in one of the bucket's ``keys``."""
+    return sum(any(judge(evidence, scenario).matches(key) for key in keys) for evidence in crashed)
