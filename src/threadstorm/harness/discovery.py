@@ -454,7 +454,8 @@ class Discovery:
         changed: bool = before != self.clock.timed(module_snapshot, probes)[1]
         if status == "ok" and not _dead_weak_reference(result):
             item["args"].append([recipe_to_json(arg) for arg in arguments])
-            self.note_product(path.rpartition(".")[0], recipe, result)
+            if not changed:  # a call that changed the module's state is no argument to copy
+                self.note_product(path.rpartition(".")[0], recipe, result)
             new = not self.by_type.get(type_name(type(result)))
             if admit and new and self.in_scope(type(result)):
                 self.admit(result, recipe, "factory", path, path.rpartition(".")[0])
