@@ -134,13 +134,9 @@ class FollowUp:
         """A script of its smallest scenario for every bucket without one (the budget ended
         before it, or a variant search found it): writing one runs nothing, so each can be
         tried by hand; it says no rate, and ``--resume`` follows the bucket up."""
-        python = str(self.context.interpreter.path)
         for bucket in self.store.buckets():
             if bucket.repro_script is None and bucket.signature.kind != WORKER_KILLER:
-                header = Header.for_bucket(bucket, self.target_label, python, rate="")
-                script = render(bucket.smallest_scenario, header, paths=self.config.paths)
-                with self.lock:
-                    self.store.set_repro_script(bucket.key, script)
+                self._unmeasured_script(bucket, rate="")
 
     def merge_by_site(self) -> None:
         """Fold buckets that follow-up found to crash at one native site (``bucket.merge``)."""
@@ -231,9 +227,14 @@ class FollowUp:
         """A quarantined scenario killed the Dask workers running it: it is not run here, where
         the same escape would reach the controller; its script is written for a human to run
         on a machine they can lose."""
-        python = str(self.context.interpreter.path)
         not_run = "not measured: it killed the Dask workers running it, so it is not run again"
-        header = Header.for_bucket(bucket, self.target_label, python, not_run)
+        self._unmeasured_script(bucket, rate=not_run)
+
+    def _unmeasured_script(self, bucket: BucketRecord, rate: str) -> None:
+        """Store the script of the bucket's smallest scenario, its header saying ``rate``
+        (writing a script runs nothing)."""
+        python = str(self.context.interpreter.path)
+        header = Header.for_bucket(bucket, self.target_label, python, rate)
         script = render(bucket.smallest_scenario, header, paths=self.config.paths)
         with self.lock:
             self.store.set_repro_script(bucket.key, script)

@@ -108,17 +108,16 @@ def measure_script(
     Returns the measurement and the evidence of every run that crashed, so the caller can say
     how many crashed where the bucket did (``same_site``).
     """
-    crashes, times, others = 0, [], Counter[str]()
+    others = Counter[str]()
     crashed: list[Evidence] = []
     for _ in range(runs):
         evidence = run_script(interpreter, script, timeout_s, confinement)
         if classify(evidence).status >= Status.CRASHED:
-            crashes += 1
-            times.append(evidence.duration_s)
             crashed.append(evidence)
         else:
             others["timed out" if evidence.timed_out else f"exit {evidence.exit_code}"] += 1
-    return Rate(crashes, runs, tuple(times), dict(others)), crashed
+    times = tuple(evidence.duration_s for evidence in crashed)
+    return Rate(len(crashed), runs, times, dict(others)), crashed
 
 
 # Signature kinds a script's own crash can be checked against: they name a site (an assertion,
