@@ -1,11 +1,16 @@
-"""Runs per second of the local executor beside a Dask cluster of two workers, on one machine.
+"""Runs per second of the local executor beside a Dask cluster of as many workers, on one machine.
 
-One invocation starts a ``dask scheduler`` and two ``dask worker`` processes (one thread each) on
-127.0.0.1, then runs the same small scenario for ``--seconds`` through each executor: the local
-one with two fork servers, and the Dask one at every batch size of ``--batch-sizes``.  Both sides
-run two scenarios at a time, so the figures compare the executors, not the concurrency:
+One invocation starts a ``dask scheduler`` and ``--workers`` ``dask worker`` processes (one
+thread each, default two) on 127.0.0.1, then runs the same small scenario for ``--seconds``
+through each executor: the local one with as many fork servers, and the Dask one at every batch
+size of ``--batch-sizes``.  Both sides run as many scenarios at a time, so the figures compare
+the executors, not the concurrency:
 
-    .venv/bin/python benchmarks/bench_dask.py --python PATH [--seconds 30]
+    .venv/bin/python benchmarks/bench_dask.py --python PATH [--seconds 30] [--workers 2]
+
+``--workers 1`` leaves a core free for the scheduler, the worker's own event loop and the
+controller on a two-core machine: the figures then show what batching costs, not what sharing
+two cores with three extra processes costs.
 
 It prints runs/s per configuration and its share of the local rate, the controller's cost per
 batch (drawing, sending, receiving), the round trip of an empty batch (scheduler, network and
@@ -40,7 +45,6 @@ from threadstorm.target.interpreter import Interpreter, discover
 from threadstorm.target.session import HarnessSession
 
 MODULES = ("collections",)
-WORKERS = 2
 WARM_UP_S = 5.0
 EMPTY_ROUND_TRIPS = 200
 WITHIN = 0.10  # Dask's rate may fall this far below local's
@@ -79,9 +83,9 @@ def count_until(results: queue.Queue[RunResult], seconds: float) -> int:
 
 
 class Cluster:
-    """A scheduler and two single-thread workers on 127.0.0.1, ended by pid."""
+    """A scheduler and ``workers`` single-thread workers on 127.0.0.1, ended by pid."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, workers: int) -> None:
         self.file = folder / "scheduler.json"
         src = str(Path(__file__).resolve().parent.parent / "src")
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, *sys.path])}
@@ -99,7 +103,7 @@ class Cluster:
             time.sleep(0.1)
         time.sleep(0.5)  # the file is written whole before the scheduler listens; be sure
         worker = ["worker", "--host", "127.0.0.1", "--nthreads", "1", "--no-nanny", *common]
-        for _ in range(WORKERS):
+        for _ in range(workers):
             self.processes.append(
                 subprocess.Popen(
                     [*dask, *worker],
@@ -138,40 +142,46 @@ def main() -> None:
     parser.add_argument("--python", required=True, help="target interpreter")
     parser.add_argument("--seconds", type=float, default=30.0, help="per configuration")
     parser.add_argument("--batch-sizes", default="1,4,16,64,128", help="comma-separated")
+    parser.add_argument(
+        "--workers", type=int, default=2, help="fork servers and Dask workers (default 2)"
+    )
     args = parser.parse_args()
+    workers = args.workers
     interpreter = discover(args.python)
     sizes = [int(size) for size in args.batch_sizes.split(",")]
-    before = local_rate(interpreter, args.seconds)
+    before = local_rate(interpreter, args.seconds, workers)
     target = TargetSpec(str(interpreter.path), MODULES)
     empty_ms = 0.0
-    rows: list[tuple[str, float, dict[str, Any]]] = [("local, 2 fork servers", before, {})]
+    local_name = f"local, {workers} fork server(s)"
+    rows: list[tuple[str, float, dict[str, Any]]] = [(local_name, before, {})]
     with tempfile.TemporaryDirectory(prefix="bench-dask-") as folder:
-        cluster = Cluster(Path(folder))
+        cluster = Cluster(Path(folder), workers)
         try:
             for size in sizes:
                 executor = DaskExecutor(
                     cluster.address, target, batch_size=size, timeout_s=10.0, reuse=16
                 )
                 executor.connect()
-                executor.client.wait_for_workers(WORKERS, timeout=120)
+                executor.client.wait_for_workers(workers, timeout=120)
                 try:
                     runs = rate(executor, args.seconds)
-                    rows.append((f"dask, 2 workers, batch {size}", runs, describe(executor.stats)))
+                    name = f"dask, {workers} worker(s), batch {size}"
+                    rows.append((name, runs, describe(executor.stats)))
                     if size == sizes[-1]:
                         empty_ms = empty_round_trip_ms(executor, target)
                 finally:
                     executor.close()
         finally:
             cluster.close()
-    local = (before + local_rate(interpreter, args.seconds)) / 2  # the machine's load drifts
-    rows[0] = ("local, 2 fork servers", local, {})
+    local = (before + local_rate(interpreter, args.seconds, workers)) / 2  # load drifts
+    rows[0] = (local_name, local, {})
     print(f"local runs/s before the Dask runs {before:.1f}, after {2 * local - before:.1f}")
     print_table(rows, local, empty_ms, sizes)
 
 
-def local_rate(interpreter: Interpreter, seconds: float) -> float:
-    """Runs/s of the local executor with ``WORKERS`` fork servers."""
-    sessions = [HarnessSession(interpreter, MODULES) for _ in range(WORKERS)]
+def local_rate(interpreter: Interpreter, seconds: float, workers: int) -> float:
+    """Runs/s of the local executor with ``workers`` fork servers."""
+    sessions = [HarnessSession(interpreter, MODULES) for _ in range(workers)]
     for session in sessions:
         session.start()
     try:
