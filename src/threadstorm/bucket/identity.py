@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass
 
 SIGNATURE_VERSION = 4
+UNKNOWN_SIDE = "?"  # a race side whose stack ThreadSanitizer could not restore
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,16 @@ class Signature:
     def title(self) -> str:
         """One human line, e.g. ``assertion: itertoolsmodule.c product_next: npools==0 ...``."""
         return f"{self.kind}: {' | '.join(self.parts)}"[:200]
+
+    def admits(self, other: Signature) -> bool:
+        """Whether a run signed ``other`` shows this failure: the same signature, or, for a race
+        with a side ThreadSanitizer could not restore (``?``: it fell out of the history), a race
+        with every known side of this one."""
+        if other.key == self.key:
+            return True
+        if self.kind != "race" or other.kind != "race" or UNKNOWN_SIDE not in self.parts:
+            return False
+        return all(side in other.parts for side in self.parts if side != UNKNOWN_SIDE)
 
     def to_json(self) -> dict[str, object]:
         return {

@@ -47,6 +47,12 @@ class Verdict:
             or any(key == signature.key for signature, _ in self.more)
         )
 
+    def shows(self, signature: Signature) -> bool:
+        """Whether this run shows the failure ``signature`` names (``Signature.admits``): as its
+        signature, a candidate, or a further finding."""
+        signed = [self.signature, *self.candidates, *(found for found, _ in self.more)]
+        return any(other is not None and signature.admits(other) for other in signed)
+
     def filed_under(self, known: Callable[[str], bool]) -> Signature | None:
         """The signature to file the run under: a candidate whose bucket exists, else its own."""
         for candidate in self.candidates:

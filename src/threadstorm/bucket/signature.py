@@ -112,7 +112,7 @@ import dataclasses
 import re
 
 from threadstorm.bucket.context import Context, run_context
-from threadstorm.bucket.identity import Signature
+from threadstorm.bucket.identity import UNKNOWN_SIDE, Signature
 from threadstorm.scenario.model import Scenario
 from threadstorm.triage.evidence import Evidence
 from threadstorm.triage.facts import CrashFacts, crash_facts
@@ -261,7 +261,6 @@ SYSTEM_LIBRARIES = ("libc.so", "libc-", "libpthread", "ld-linux", "linux-vdso")
 SANITIZER_RUNTIME = ("libsanitizer", "libtsan", "libasan", "libclang_rt")
 # Inline atomics and the C library's memory functions: a race side names their caller.
 RACE_HELPER_PREFIXES = ("_Py_atomic_", "memset", "memcpy", "memmove", "__mem")
-UNKNOWN_SIDE = "?"  # a race side whose stack TSan could not restore
 
 _CLONE_SUFFIX = re.compile(r"\.(?:constprop|isra|part|cold|lto_priv|llvm)(?:\.\d+)*$")
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]+")

@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     )
     here = ""
     if crashed and bucket.signature.kind in SITE_KINDS:
-        hits = same_site(crashed, bucket.best_scenario, keys)
+        hits = same_site(crashed, bucket.best_scenario, keys, bucket.signature)
         here = f", {hits} of them at the bucket's own site"
     what = (
         "re-triggered the sanitizer report"

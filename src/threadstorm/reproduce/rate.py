@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Sequence, Set
 from pathlib import Path
 
+from threadstorm.bucket.identity import Signature
 from threadstorm.bucket.judge import judge
 from threadstorm.campaign.hangs import run_confirmed
 from threadstorm.rate import Rate
@@ -126,6 +127,14 @@ def measure_script(
 SITE_KINDS = frozenset({"assertion", "fatal", "native", "race", "sanitizer"})
 
 
-def same_site(crashed: Sequence[Evidence], scenario: Scenario, keys: Set[str]) -> int:
-    """How many of a script's crashing runs ended in one of the bucket's ``keys``."""
-    return sum(any(judge(evidence, scenario).matches(key) for key in keys) for evidence in crashed)
+def same_site(
+    crashed: Sequence[Evidence], scenario: Scenario, keys: Set[str], signature: Signature
+) -> int:
+    """How many of a script's crashing runs ended in the bucket: one of its ``keys`` (its own
+    and those merged into it), or a run its ``signature`` admits (a race with a side
+    ThreadSanitizer lost matches a race with the same known side)."""
+    verdicts = [judge(evidence, scenario) for evidence in crashed]
+    return sum(
+        any(verdict.matches(key) for key in keys) or verdict.shows(signature)
+        for verdict in verdicts
+    )
