@@ -225,6 +225,35 @@ def fixed_hostile_scenario() -> Scenario:
     ).validate()
 
 
+def weak_proxy_scenario() -> Scenario:
+    """Threads storm weak proxies of kept referents: the script must carry the referent class
+    and its keep-alive list, as written in the harness (an empty list, not what it holds)."""
+    kept = Make("kept_referent", (("callable", 0),))
+    callable_kept = Make("kept_referent", (("callable", 1),))
+    return Scenario(
+        family="readers_vs_mutators",
+        imports=("weakref",),
+        shared=(
+            SharedObject("obj", Call(Ref("weakref.proxy"), (kept,)), fresh=True),
+            SharedObject("call", Call(Ref("weakref.proxy"), (callable_kept,)), fresh=True),
+        ),
+        threads=(
+            ThreadPlan((Operation("method", "obj", "__ior__", (Collection("list", (Lit(1),)),)),)),
+            ThreadPlan((Operation("method", "obj", "__getitem__", (Lit(0),)),)),
+            ThreadPlan((Operation("method", "call", "__call__"),)),
+        ),
+        iterations=5,
+        rounds=3,
+    ).validate()
+
+
+def test_a_kept_referent_is_written_with_its_class_and_an_empty_keep_list() -> None:
+    script = render(weak_proxy_scenario(), HEADER)
+    assert "_KEPT = []\n" in script
+    assert "class Referent(list):" in script and "class CallableReferent(Referent):" in script
+    assert "weakref.proxy(kept_referent(1))" in script
+
+
 def test_a_fixed_hostile_value_is_made_once_the_namespace_exists() -> None:
     script = render(fixed_hostile_scenario(), HEADER)
     assert "    s = types.SimpleNamespace()\n    s.box = [1]\n" in script
@@ -239,6 +268,7 @@ def test_a_fixed_hostile_value_is_made_once_the_namespace_exists() -> None:
         churn_scenario(),
         contended_scenario(),
         fixed_hostile_scenario(),
+        weak_proxy_scenario(),
     ],
 )
 def test_scripts_run_to_their_time_limit_on_a_plain_interpreter(

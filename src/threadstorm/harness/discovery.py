@@ -68,7 +68,7 @@ from threadstorm.harness.trial_values import (
     type_name,
     wanted,
 )
-from threadstorm.harness.values import build, resolve
+from threadstorm.harness.values import build, method_of, resolve
 from threadstorm.scenario.codec import recipe_from_json, recipe_to_json
 from threadstorm.scenario.model import Call, Make, Recipe, Ref
 
@@ -700,7 +700,7 @@ class Discovery:
         """Call the member with pool arguments on scratch instances; judge its role."""
         name = member["name"]
         status, scratch = self.fresh(subject)
-        bound = self.clock.timed(getattr, scratch, name)[1] if status == "ok" else None
+        bound = self.clock.timed(method_of, scratch, name)[1] if status == "ok" else None
         low, high, _ = arity(bound) if callable(bound) else (0, None, None)
         member["min_args"], member["max_args"] = low, high
         owners = type(scratch).__mro__ if status == "ok" else ()
@@ -925,7 +925,7 @@ def _plain(value: Any) -> bool:
 
 
 def _call_member(obj: Any, name: str, arguments: tuple[Recipe, ...]) -> Any:
-    return getattr(obj, name)(*(build(argument, {}) for argument in arguments))
+    return method_of(obj, name)(*(build(argument, {}) for argument in arguments))
 
 
 def _public_module(name: str) -> bool:

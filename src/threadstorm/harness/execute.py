@@ -23,7 +23,7 @@ from dataclasses import replace
 from types import FunctionType
 from typing import Any
 
-from threadstorm.harness.values import HostileError, build, resolve
+from threadstorm.harness.values import HostileError, build, method_of, resolve
 from threadstorm.scenario.model import Operation, Scenario, Start
 
 Bound = tuple[Callable[..., Any], tuple[Any, ...]]
@@ -65,7 +65,7 @@ def bind(op: Operation, namespace: dict[str, Any]) -> Bound:
     target = namespace[op.target]
     args = tuple(build(arg, namespace) for arg in op.args)
     if op.kind == "method":
-        return getattr(target, op.name), args
+        return method_of(target, op.name), args
     if op.kind == "function":
         return resolve(op.name), (target, *args)
     if op.kind == "getattr":

@@ -103,6 +103,8 @@ TYPING_MAKERS: tuple[Recipe, ...] = (
     Make("generic_alias", (("size", 8),)),
 )
 
+KEPT = Make("kept_referent", (("callable", 0),))
+KEPT_CALLABLE = Make("kept_referent", (("callable", 1),))
 # Instances of types no pool value constructs (mostly in ``types``), by the type's dotted name.
 WELL_KNOWN: dict[str, Recipe] = {
     "builtins.function": Call(
@@ -115,8 +117,14 @@ WELL_KNOWN: dict[str, Recipe] = {
     "builtins.method-wrapper": Call(Ref("builtins.getattr"), (LIST, Lit("__init__"))),
     "builtins.getset_descriptor": Ref("builtins.int.real"),
     "builtins.member_descriptor": Ref("builtins.slice.start"),
-    # a proxy of a container that lives as long as the interpreter (one of a temporary is dead)
-    "weakref.ProxyType": Call(Ref("weakref.proxy"), (Ref("sys.stdlib_module_names"),)),
+    # weak references need a live referent (one of a temporary is dead): a kept list subclass
+    # with every operator a proxy forwards, and one of its bound methods
+    "weakref.ProxyType": Call(Ref("weakref.proxy"), (KEPT,)),
+    "weakref.CallableProxyType": Call(Ref("weakref.proxy"), (KEPT_CALLABLE,)),
+    "weakref.WeakMethod": Call(  # a method written in Python: a C one has no ``__func__``
+        Ref("weakref.WeakMethod"), (Call(Ref("builtins.getattr"), (KEPT, Lit("__or__"))),)
+    ),
+    "weakref.KeyedRef": Call(Ref("weakref.KeyedRef"), (KEPT, Lit(None), Lit("key"))),
     "builtins.classmethod_descriptor": Call(
         Ref("operator.getitem"), (Ref("builtins.dict.__dict__"), Lit("fromkeys"))
     ),

@@ -2,7 +2,8 @@
 
 Standard library only.  The makers here are the named values a scenario can ask for in a word:
 large unions, parametrised generic aliases, big numbers and strings, nested containers, fresh
-classes and hostile objects whose dunder methods change a shared object.  The reproducer writes
+classes, hostile objects whose dunder methods change a shared object, and live referents for weak
+references to point at.  The reproducer writes
 the same makers out as plain Python (``threadstorm.reproduce.emit``), so keep the two in step.
 """
 
@@ -25,6 +26,7 @@ from threadstorm.scenario.model import (
     Ref,
     ScenarioError,
     Shared,
+    through_type,
 )
 
 
@@ -84,6 +86,20 @@ def build(recipe: Recipe, namespace: dict[str, Any]) -> Any:
     return make(recipe, namespace)
 
 
+def method_of(obj: Any, name: str) -> Any:
+    """The bound callable a ``method`` operation named ``name`` calls on ``obj``: a special
+    method from the first class of the type's MRO that defines it (``through_type``), any other
+    name through the object."""
+    if not through_type(name):
+        return getattr(obj, name)
+    for klass in type(obj).__mro__:
+        if name in vars(klass):
+            raw = vars(klass)[name]
+            bind = getattr(type(raw), "__get__", None)
+            return raw if bind is None else bind(raw, obj, type(obj))
+    raise AttributeError(f"type {type(obj).__name__!r} has no special method {name!r}")
+
+
 def make(recipe: Make, namespace: dict[str, Any]) -> Any:
     """Run the named maker of a ``Make`` recipe."""
     size = int(recipe.param("size", 8) or 0)
@@ -99,6 +115,8 @@ def make(recipe: Make, namespace: dict[str, Any]) -> Any:
         return nested_list(int(recipe.param("depth", 3) or 0), int(recipe.param("width", 3) or 0))
     if recipe.maker == "fresh_class":
         return type(str(recipe.param("name", "Fresh")), (), {})
+    if recipe.maker == "kept_referent":
+        return kept_referent(int(recipe.param("callable", 0) or 0))
     if recipe.maker == "hostile":
         return hostile(
             str(recipe.param("dunder", "__eq__")),
@@ -129,6 +147,47 @@ def nested_list(depth: int, width: int) -> list[Any]:
     if depth <= 0:
         return list(range(width))
     return [nested_list(depth - 1, width) for _ in range(width)]
+
+
+class Referent(list):  # type: ignore[type-arg]
+    """A list that takes weak references and also answers the in-place set operators, ``|`` and
+    ``next()``: a weak proxy of it forwards every slot a proxy has to something that works.
+    Hashed by identity, so that weak references to it hash and it can key a weak mapping."""
+
+    __hash__ = object.__hash__  # type: ignore[assignment]
+
+    def __ior__(self, other: Any) -> Any:
+        self.extend(other)
+        return self
+
+    __iand__ = __isub__ = __ixor__ = __ior__
+
+    def __or__(self, other: Any) -> Any:
+        return Referent([*self, *other])
+
+    def __next__(self) -> Any:
+        return self[-1] if self else None
+
+
+class CallableReferent(Referent):
+    """A ``Referent`` that can be called: a weak proxy of it is a ``CallableProxyType``."""
+
+    def __call__(self, *args: Any) -> Any:
+        return len(self)
+
+
+_KEPT: list[Any] = []
+
+
+def kept_referent(can_call: int) -> Any:
+    """A live ``Referent`` for a weak reference to point at; one made in place would die at once.
+
+    The module keeps the last 64 made alive, enough for every object of a round.
+    """
+    referent = (CallableReferent if can_call else Referent)([1, 2, 3])
+    _KEPT.append(referent)
+    del _KEPT[:-64]
+    return referent
 
 
 _HOSTILE_RESULTS: dict[str, Any] = {

@@ -37,6 +37,7 @@ from threadstorm.scenario.model import (
     SharedObject,
     hostile_targets,
     shared_references,
+    through_type,
 )
 from threadstorm.store.records import BucketRecord
 from threadstorm.triage.outcome import Status
@@ -49,9 +50,9 @@ MAKER_SOURCES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "big_union": (("member_types", "big_union"), ("functools", "operator", "typing")),
     "generic_alias": (("member_types", "generic_alias"), ("typing",)),
     "nested_list": (("nested_list",), ()),
-    "hostile": (("hostile",), ()),
+    "hostile": (("_HOSTILE_RESULTS", "hostile"), ()),
+    "kept_referent": (("Referent", "CallableReferent", "_KEPT", "kept_referent"), ()),
 }
-HOSTILE_CONSTANTS = ("_HOSTILE_RESULTS",)
 
 
 @dataclass(frozen=True)
@@ -129,7 +130,6 @@ class _Renderer:
         for helper in helpers:
             self._helper(helper)
         if recipe.maker == "hostile":
-            self._helper("_HOSTILE_RESULTS")
             dunder, action, target = (recipe.param(k) for k in ("dunder", "action", "target"))
             return f"hostile({dunder!r}, {action!r}, {target!r}, vars({STATE}))"
         if recipe.maker == "big_int":
@@ -146,6 +146,8 @@ class _Renderer:
         args = [self.recipe(arg) for arg in op.args]
         if op.fresh:  # arguments built anew at every call
             return f"lambda: {self.call_expression(op, target, args)}"
+        if op.kind == "method" and through_type(op.name):
+            return f"{PARTIAL}(type({target}).{op.name}, {', '.join([target, *args])})"
         if op.kind == "method":
             return f"{PARTIAL}({_attribute(target, op.name)}{''.join(', ' + a for a in args)})"
         if op.kind == "function":
@@ -159,6 +161,8 @@ class _Renderer:
 
     def call_expression(self, op: Operation, target: str, args: list[str]) -> str:
         """The operation as one call expression, arguments evaluated where it runs."""
+        if op.kind == "method" and through_type(op.name):
+            return f"type({target}).{op.name}({', '.join([target, *args])})"
         if op.kind == "method":
             return f"{_attribute(target, op.name)}({', '.join(args)})"
         if op.kind == "function":
@@ -168,10 +172,11 @@ class _Renderer:
         return f"{op.kind}({target}, {op.name!r})"
 
     def _helper(self, name: str) -> None:
-        if any(block.startswith((f"def {name}(", f"{name} =")) for block in self.helpers):
+        starts = (f"def {name}(", f"class {name}(", f"{name} =")
+        if any(block.startswith(starts) for block in self.helpers):
             return
-        if name == "_HOSTILE_RESULTS":
-            self.helpers.insert(0, f"_HOSTILE_RESULTS = {values._HOSTILE_RESULTS!r}")
+        if name.isupper():  # a module-level value of the harness, e.g. ``_HOSTILE_RESULTS``
+            self.helpers.append(_assignment_source(name))
             return
         self.helpers.append(_plain_source(getattr(values, name)))
 
@@ -198,6 +203,17 @@ def _plain_source(function: object) -> str:
         elif isinstance(inner, ast.AnnAssign):
             inner.annotation = ast.Name("object")
     return ast.unparse(node)
+
+
+def _assignment_source(name: str) -> str:
+    """The statement of the harness's values module that assigns ``name``, as written there
+    (its initial value, not what it holds now), without its annotation."""
+    for node in ast.parse(inspect.getsource(values)).body:
+        if isinstance(node, ast.AnnAssign) and ast.unparse(node.target) == name and node.value:
+            return f"{name} = {ast.unparse(node.value)}"
+        if isinstance(node, ast.Assign) and [ast.unparse(t) for t in node.targets] == [name]:
+            return ast.unparse(node)
+    raise LookupError(f"no assignment of {name} in {values.__name__}")
 
 
 def _strip_function(node: ast.FunctionDef) -> None:

@@ -137,6 +137,7 @@ MAKERS: dict[str, tuple[str, ...]] = {
     "nested_list": ("depth", "width"),
     "fresh_class": ("name",),  # a new class, so first touches of its lazy attributes are real
     "hostile": ("dunder", "action", "target"),  # dunder method that calls target.action()
+    "kept_referent": ("callable",),  # a live object for weak references (a list subclass)
 }
 
 HOSTILE_DUNDERS = ("__repr__", "__eq__", "__hash__", "__del__", "__lt__", "__len__", "__index__")
@@ -145,13 +146,30 @@ HOSTILE_DUNDERS = ("__repr__", "__eq__", "__hash__", "__del__", "__lt__", "__len
 # --------------------------------------------------------------------------- operations
 
 OPERATION_KINDS = ("method", "function", "getattr", "setattr", "delattr")
+# Special methods asked of a class rather than of its instances: bound like ordinary methods.
+CLASS_LEVEL_DUNDERS = frozenset(
+    {"__new__", "__init_subclass__", "__subclasshook__", "__class_getitem__"}
+)
+
+
+def through_type(name: str) -> bool:
+    """Whether a ``method`` operation named ``name`` is a special method, looked up on the
+    object's type as the interpreter's own protocols do: ``type(obj).__getitem__(obj, key)``.
+
+    Through the object, a weak proxy answers ``proxy.__getitem__`` with its referent's method and
+    a generic alias with its origin's, so the object's own slot (the C code under test) would
+    never run.
+    """
+    dunder = len(name) > 4 and name.startswith("__") and name.endswith("__")
+    return dunder and name not in CLASS_LEVEL_DUNDERS
 
 
 @dataclass(frozen=True)
 class Operation:
     """One thing a thread does to a shared object.
 
-    - ``method``: ``getattr(target, name)(*args)``
+    - ``method``: ``getattr(target, name)(*args)``; a special method through the type,
+      ``type(target).name(target, *args)`` (see ``through_type``)
     - ``function``: ``resolve(name)(target, *args)``, e.g. ``builtins.repr`` or ``copy.copy``
     - ``getattr``: ``getattr(target, name)``
     - ``setattr``: ``setattr(target, name, args[0])``
