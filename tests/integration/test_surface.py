@@ -329,12 +329,32 @@ def test_members_keep_argument_lists_that_return(session: HarnessSession, tmp_pa
 
 def test_what_a_module_made_feeds_its_inverse(session: HarnessSession, tmp_path: Path) -> None:
     """No pool value is marshal data or a zlib stream; what ``marshal.dumps`` and
-    ``zlib.compress`` returned is, and becomes the argument of ``loads`` and ``decompress``."""
+    ``zlib.compress`` returned is, and becomes the argument of ``loads`` and ``decompress``;
+    ``marshal.load`` reads it from a byte stream over it."""
     surface = load_surface(session, ("marshal", "zlib"), (), DEFAULT_DENY, tmp_path)
-    for inverse, maker in (("marshal.loads", "marshal.dumps"), ("zlib.decompress", "zlib.")):
+    inverses = (
+        ("marshal.loads", "marshal.dumps"),
+        ("marshal.load", "io.BytesIO"),
+        ("zlib.decompress", "zlib."),
+    )
+    for inverse, maker in inverses:
         module = surface.module(inverse.partition(".")[0])
         assert module is not None
         item = next(item for item in module.items if item.name == inverse)
         assert item.reachable and item.args
         made = [recipe_to_json(args[0]) for args in item.args]
         assert any(maker in json.dumps(doc) for doc in made), made
+
+
+def test_weak_proxies_point_at_live_referents_and_run_their_own_slots(
+    session: HarnessSession, tmp_path: Path
+) -> None:
+    """A proxy of a temporary is dead at once; one of a kept referent lives, and its special
+    methods (called through the proxy's type, not forwarded to the referent) are reachable."""
+    surface = load_surface(session, ("weakref",), (), DEFAULT_DENY, tmp_path)
+    for type_name in ("weakref.ProxyType", "weakref.CallableProxyType"):
+        (proxy,) = surface.subjects_of(type_name)
+        for name in ("__getitem__", "__setitem__", "__iadd__", "__ior__", "__len__"):
+            member = proxy.member(name)
+            assert member is not None and member.reachable, (type_name, name)
+    assert surface.subjects_of("weakref.WeakMethod")

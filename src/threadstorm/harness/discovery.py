@@ -181,6 +181,7 @@ class Discovery:
         self.mro_names: set[str] = set()  # every class some subject is an instance of
         self.probes: dict[str, list[Callable[[], Any]]] = {}  # module -> state probes
         self.products: dict[str, list[Recipe]] = {}  # module -> calls that returned its data
+        self.streams: dict[str, list[Call]] = {}  # module -> a stream over such data, per kind
         self.scratch = scratch  # where each unit of work gets an empty folder (None: stay put)
         self.units = 0
 
@@ -571,7 +572,8 @@ class Discovery:
         self.settle_function(item, path, changed)
 
     def parts(self, module: str) -> list[Recipe]:
-        """Recipes to build arguments from: the companions, ``module``'s own subjects, then the
+        """Recipes to build arguments from: ``module``'s products and a stream over them
+        (``marshal.load`` reads what ``dumps`` made), the companions, its own subjects, then the
         other target modules' subjects, at most ``MAX_PARTS``.
 
         Module-level objects are left out (a composite could close or fill the one shared
@@ -585,8 +587,8 @@ class Discovery:
         ]
         own = [subject.recipe for subject in buildable if subject.module == module]
         others = [subject.recipe for subject in buildable if subject.module != module]
-        products = self.products.get(module, [])
-        return list(dict.fromkeys([*products, *COMPANIONS, *own, *others]))[:MAX_PARTS]
+        products, streams = self.products.get(module, []), self.streams.get(module, [])
+        return list(dict.fromkeys([*products, *streams, *COMPANIONS, *own, *others]))[:MAX_PARTS]
 
     def note_product(self, module: str, recipe: Recipe, result: Any) -> None:
         """Keep a call of ``module`` that returned data (bytes or text) as a part for the
@@ -597,6 +599,11 @@ class Discovery:
         products = self.products.setdefault(module, [])
         if len(products) < MAX_PRODUCTS and recipe not in products:
             products.append(recipe)
+            streams = self.streams.setdefault(module, [])
+            kind = "io.BytesIO" if isinstance(result, bytes) else "io.StringIO"
+            stream = Call(Ref(kind), (recipe,))
+            if all(stream.func != other.func for other in streams):  # one of each kind
+                streams.append(stream)
 
     # ----------------------------------------------------------------- exploring subjects
 
