@@ -30,7 +30,7 @@ from collections.abc import Iterator, Sequence
 from threadstorm.scenario.model import BytesLit, Call, Collection, Lit, Recipe, Ref
 
 COMPOSITION_ROUNDS = 2
-MAX_PARTS = 14  # products (3), streams over them (2), companions (5), then subjects
+MAX_PARTS = 14  # products (3), streams over them (3), companions (5), then subjects
 MAX_TRIALS = 160
 MEMBER_SECOND_CHANCES = 24  # trials of a member that refused the pools (fresh scratch each)
 MAX_PRODUCTS = 3  # calls per module kept for the data they return

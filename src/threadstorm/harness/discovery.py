@@ -181,7 +181,7 @@ class Discovery:
         self.mro_names: set[str] = set()  # every class some subject is an instance of
         self.probes: dict[str, list[Callable[[], Any]]] = {}  # module -> state probes
         self.products: dict[str, list[Recipe]] = {}  # module -> calls that returned its data
-        self.streams: dict[str, list[Call]] = {}  # module -> a stream over such data, per kind
+        self.streams: dict[str, list[Recipe]] = {}  # module -> a stream over each of them
         self.scratch = scratch  # where each unit of work gets an empty folder (None: stay put)
         self.units = 0
 
@@ -599,11 +599,8 @@ class Discovery:
         products = self.products.setdefault(module, [])
         if len(products) < MAX_PRODUCTS and recipe not in products:
             products.append(recipe)
-            streams = self.streams.setdefault(module, [])
             kind = "io.BytesIO" if isinstance(result, bytes) else "io.StringIO"
-            stream = Call(Ref(kind), (recipe,))
-            if all(stream.func != other.func for other in streams):  # one of each kind
-                streams.append(stream)
+            self.streams.setdefault(module, []).append(Call(Ref(kind), (recipe,)))
 
     # ----------------------------------------------------------------- exploring subjects
 
