@@ -7,16 +7,16 @@ size of ``--batch-sizes``.  Both sides run as many scenarios at a time, so the f
 the executors, not the concurrency:
 
     .venv/bin/python benchmarks/bench_dask.py --python PATH [--seconds 30] [--workers 2]
-
-``--workers 1`` leaves a core free for the scheduler, the worker's own event loop and the
-controller on a two-core machine: the figures then show what batching costs, not what sharing
-two cores with three extra processes costs.
+        [--scenario FILE]
 
 It prints runs/s per configuration and its share of the local rate, the controller's cost per
 batch (drawing, sending, receiving), the round trip of an empty batch (scheduler, network and
 worker overhead with nothing to run), and the smallest batch size within 10 % of local.  The
-scenario is small (four threads, ten ``repr`` calls each), so per-batch costs weigh as much as
-they ever do; campaign scenarios run longer and hide them better.
+default scenario is small (four threads, ten ``repr`` calls each), so per-batch costs weigh as
+much as they ever do; ``--scenario FILE`` runs a campaign-sized one instead
+(``examples/seed.json``), whose longer runs hide them.  ``--workers 1`` leaves a core free for
+the scheduler, the worker's event loop and the controller on a two-core machine: the figures
+then show what batching costs, not what sharing two cores with three more processes costs.
 """
 
 from __future__ import annotations
@@ -41,6 +41,8 @@ from threadstorm.campaign.dask_executor import DaskExecutor, describe
 from threadstorm.campaign.dask_task import run_batch_task
 from threadstorm.campaign.executor import Executor, Feed, RunResult
 from threadstorm.campaign.workers import LocalExecutor
+from threadstorm.scenario.codec import scenario_from_json
+from threadstorm.scenario.model import Scenario
 from threadstorm.target.interpreter import Interpreter, discover
 from threadstorm.target.session import HarnessSession
 
@@ -50,9 +52,8 @@ EMPTY_ROUND_TRIPS = 200
 WITHIN = 0.10  # Dask's rate may fall this far below local's
 
 
-def rate(executor: Executor, seconds: float) -> float:
+def rate(executor: Executor, seconds: float, scenario: Scenario) -> float:
     """Results per second handed over by ``executor`` after a warm-up."""
-    scenario = small_scenario()
     results: queue.Queue[RunResult] = queue.Queue()
     stop = threading.Event()
 
@@ -145,11 +146,21 @@ def main() -> None:
     parser.add_argument(
         "--workers", type=int, default=2, help="fork servers and Dask workers (default 2)"
     )
+    parser.add_argument(
+        "--scenario",
+        type=Path,
+        help="a scenario JSON file to run instead of the tiny one (a campaign's runs take longer)",
+    )
     args = parser.parse_args()
     workers = args.workers
+    scenario = (
+        scenario_from_json(json.loads(args.scenario.read_text()))
+        if args.scenario
+        else small_scenario()
+    )
     interpreter = discover(args.python)
     sizes = [int(size) for size in args.batch_sizes.split(",")]
-    before = local_rate(interpreter, args.seconds, workers)
+    before = local_rate(interpreter, args.seconds, workers, scenario)
     target = TargetSpec(str(interpreter.path), MODULES)
     empty_ms = 0.0
     local_name = f"local, {workers} fork server(s)"
@@ -164,7 +175,7 @@ def main() -> None:
                 executor.connect()
                 executor.client.wait_for_workers(workers, timeout=120)
                 try:
-                    runs = rate(executor, args.seconds)
+                    runs = rate(executor, args.seconds, scenario)
                     name = f"dask, {workers} worker(s), batch {size}"
                     rows.append((name, runs, describe(executor.stats)))
                     if size == sizes[-1]:
@@ -173,19 +184,19 @@ def main() -> None:
                     executor.close()
         finally:
             cluster.close()
-    local = (before + local_rate(interpreter, args.seconds, workers)) / 2  # load drifts
+    local = (before + local_rate(interpreter, args.seconds, workers, scenario)) / 2  # drifts
     rows[0] = (local_name, local, {})
     print(f"local runs/s before the Dask runs {before:.1f}, after {2 * local - before:.1f}")
     print_table(rows, local, empty_ms, sizes)
 
 
-def local_rate(interpreter: Interpreter, seconds: float, workers: int) -> float:
+def local_rate(interpreter: Interpreter, seconds: float, workers: int, scenario: Scenario) -> float:
     """Runs/s of the local executor with ``workers`` fork servers."""
     sessions = [HarnessSession(interpreter, MODULES) for _ in range(workers)]
     for session in sessions:
         session.start()
     try:
-        return rate(LocalExecutor(sessions, 10.0, 16), seconds)
+        return rate(LocalExecutor(sessions, 10.0, 16), seconds, scenario)
     finally:
         for session in sessions:
             session.close()
