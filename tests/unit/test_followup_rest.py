@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import sys
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
@@ -33,30 +34,66 @@ POPS = Scenario(
 )
 
 
+def record(store: Store, function: str, contract: str = "in-contract") -> str:
+    return store.record_finding(
+        Signature("native", (function,)),
+        Status.CRASHED,
+        contract=contract,
+        scenario=POPS,
+        evidence=Evidence(11, -11, False, 0.1, b""),
+        outcome=Outcome(Status.CRASHED, "SIGSEGV"),
+    ).bucket_key
+
+
+def context_for(store: Store, tmp_path: Path, sessions: tuple[Any, ...]) -> FollowUpContext:
+    return FollowUpContext(
+        config=CampaignConfig(python=sys.executable, out=str(tmp_path), budget_s=60),
+        store=store,
+        console=Console(file=io.StringIO()),
+        sessions=sessions,
+        interpreter=discover(sys.executable),
+        facts={},
+        policy=default_policy(),
+        limits={},
+        modules=(),
+    )
+
+
 def test_buckets_left_when_time_ran_out_get_an_unmeasured_script(tmp_path: Path) -> None:
     with Store.create(tmp_path, {}) as store:
-        key = store.record_finding(
-            Signature("native", ("list_pop_impl",)),
-            Status.CRASHED,
-            contract="in-contract",
-            scenario=POPS,
-            evidence=Evidence(11, -11, False, 0.1, b""),
-            outcome=Outcome(Status.CRASHED, "SIGSEGV"),
-        ).bucket_key
-        context = FollowUpContext(
-            config=CampaignConfig(python=sys.executable, out=str(tmp_path), budget_s=1),
-            store=store,
-            console=Console(file=io.StringIO()),
-            sessions=(),  # no worker: the budget ends before any bucket is followed
-            interpreter=discover(sys.executable),
-            facts={},
-            policy=default_policy(),
-            limits={},
-            modules=(),
-        )
+        key = record(store, "list_pop_impl")
+        context = context_for(store, tmp_path, sessions=())  # no worker: nothing is followed
         FollowUp(context, Surface(sys.executable, (), (), (), (), {})).run([key])
         bucket = store.bucket(key)
         assert bucket.reproduction is None
         assert bucket.repro_script is not None
         assert "s.obj.pop" in bucket.repro_script and "Observed:" not in bucket.repro_script
         assert unfinished(store) == [key]  # --resume still measures it
+
+
+class VariantsFindMore(FollowUp):
+    """A follow-up whose every step is a record of the order buckets were taken in, and whose
+    first bucket's variant search finds one bucket in the contract and one outside it."""
+
+    def __init__(self, context: FollowUpContext, finds: list[str]) -> None:
+        super().__init__(context, Surface(sys.executable, (), (), (), (), {}))
+        self.finds = finds
+        self.taken: list[str] = []
+
+    def follow(self, session: Any, key: str, deadline: float) -> list[str]:
+        self.taken.append(key)
+        found, self.finds = self.finds, []
+        return found
+
+
+def test_in_contract_buckets_variants_found_are_followed_after_the_campaigns_own(
+    tmp_path: Path,
+) -> None:
+    with Store.create(tmp_path, {}) as store:
+        own = [record(store, "list_pop_impl"), record(store, "list_append")]
+        inside = record(store, "list_repr_impl")
+        outside = record(store, "list_init", contract="outside-contract")
+        follow_up = VariantsFindMore(context_for(store, tmp_path, (object(),)), [inside, outside])
+        follow_up.run(own)
+        assert follow_up.taken == [*own, inside]  # the outside-contract find gets a script only
+        assert store.bucket(outside).repro_script is not None

@@ -6,9 +6,10 @@ Each step is stored as soon as it finishes, so an interrupted follow-up keeps wh
 Steps for one bucket run in one worker's fork server; buckets are shared out across workers,
 in-contract ones first, and each gets an even share of the time left (the rate and the script
 are always made; other candidates' rates, amplification, minimisation, gdb's second and third
-tries and variants fit in the share), so that the last bucket is measured too.  The whole
-follow-up stops at its budget; a bucket it did not reach (or a variant search found) gets a
-script of its smallest scenario, unmeasured.
+tries and variants fit in the share), so that the last bucket is measured too.  In-contract
+buckets a variant search finds are followed up the same way with the time the campaign's own
+buckets left.  The whole follow-up stops at its budget; a bucket it did not reach gets a script
+of its smallest scenario, unmeasured.
 """
 
 from __future__ import annotations
@@ -118,9 +119,10 @@ class FollowUp:
         todo: queue.Queue[str] = queue.Queue()
         for key in ordered:
             todo.put(key)
+        later: queue.Queue[str] = queue.Queue()  # in-contract buckets variant searches found
         self.console.print(f"following up {len(ordered)} new bucket(s), at most {budget:.0f} s")
         threads = [
-            threading.Thread(target=self._serve, args=(session, todo, deadline), daemon=True)
+            threading.Thread(target=self._serve, args=(session, todo, later, deadline), daemon=True)
             for session in self.context.sessions
         ]
         for thread in threads:
@@ -142,25 +144,38 @@ class FollowUp:
         """Fold buckets that follow-up found to crash at one native site (``bucket.merge``)."""
         merge_by_site(self.store, self.console)
 
-    def _serve(self, session: HarnessSession, todo: queue.Queue[str], deadline: float) -> None:
+    def _serve(
+        self,
+        session: HarnessSession,
+        todo: queue.Queue[str],
+        later: queue.Queue[str],
+        deadline: float,
+    ) -> None:
+        """Follow up the campaign's buckets, then, with the time they left, the in-contract
+        buckets their variant searches found (which join ``later`` as they are found)."""
         workers = len(self.context.sessions)
         while time.monotonic() < deadline:
+            source = todo if not todo.empty() else later
             try:
-                key = todo.get_nowait()
+                key = source.get_nowait()
             except queue.Empty:
                 return
-            # this bucket's fair share of what is left, so that the last ones are measured too
-            rounds_left = math.ceil((todo.qsize() + 1) / workers)
+            # this bucket's fair share of what is left, so that the last ones are measured too;
+            # the variants' buckets share only what the campaign's left
+            rounds_left = math.ceil((source.qsize() + 1) / workers)
             share = (deadline - time.monotonic()) / rounds_left
-            self.follow(session, key, min(deadline, time.monotonic() + share))
+            for found in self.follow(session, key, min(deadline, time.monotonic() + share)):
+                if self.store.bucket(found).in_contract:
+                    later.put(found)
 
-    def follow(self, session: HarnessSession, key: str, deadline: float) -> None:
+    def follow(self, session: HarnessSession, key: str, deadline: float) -> list[str]:
         """Every follow-up step for one bucket, each stored when done, its optional ones
-        (amplification, minimisation, variants) within ``deadline``."""
+        (amplification, minimisation, variants) within ``deadline``; the new buckets its
+        variant search found."""
         bucket = self.store.bucket(key)
         if bucket.signature.kind == WORKER_KILLER:
             self._script_only(bucket)
-            return
+            return []
         timeout = self.config.run_timeout_s
         scenario, rate = self.best_candidate(session, bucket, timeout, deadline)
         remaining = deadline - time.monotonic()
@@ -209,19 +224,22 @@ class FollowUp:
                 self.confinement(scenario),
                 deadline,
             )
-        if self.config.variants and deadline - time.monotonic() > 5:
-            variants = search_variants(
-                session,
-                self.surface,
-                bucket,
-                scenario,
-                runs=3,
-                timeout_s=timeout,
-                deadline=deadline,
-                on_finding=StoreRecorder(self.store, self.context.policy, key, self.lock),
-            )
-            with self.lock:
-                self.store.set_variants(key, variants)
+        if not self.config.variants or deadline - time.monotonic() <= 5:
+            return []
+        recorder = StoreRecorder(self.store, self.context.policy, key, self.lock)
+        variants = search_variants(
+            session,
+            self.surface,
+            bucket,
+            scenario,
+            runs=3,
+            timeout_s=timeout,
+            deadline=deadline,
+            on_finding=recorder,
+        )
+        with self.lock:
+            self.store.set_variants(key, variants)
+        return recorder.new
 
     def _script_only(self, bucket: BucketRecord) -> None:
         """A quarantined scenario killed the Dask workers running it: it is not run here, where
