@@ -2,9 +2,10 @@
 
 Standard library only.  The makers here are the named values a scenario can ask for in a word:
 large unions, parametrised generic aliases, big numbers and strings, nested containers, fresh
-classes, hostile objects whose dunder methods change a shared object, and live referents for weak
-references to point at.  The reproducer writes
-the same makers out as plain Python (``threadstorm.reproduce.emit``), so keep the two in step.
+classes, hostile objects whose dunder methods change a shared object, and live referents for
+weak references to point at.  The reproducer writes the same makers out as plain Python
+(``threadstorm.reproduce.emit``), so keep the two in step.  ``method_of`` is how a ``method``
+operation finds what it calls, for the harness and discovery alike.
 """
 
 from __future__ import annotations
