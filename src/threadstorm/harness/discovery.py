@@ -68,7 +68,7 @@ from threadstorm.harness.trial_values import (
     type_name,
     wanted,
 )
-from threadstorm.harness.values import build, method_of, resolve
+from threadstorm.harness.values import build, defining_class, method_of, resolve
 from threadstorm.scenario.codec import recipe_from_json, recipe_to_json
 from threadstorm.scenario.model import Call, Make, Recipe, Ref
 
@@ -895,9 +895,9 @@ class Discovery:
 
 def lookup(obj: Any, name: str) -> tuple[str | None, Any]:
     """The class (dotted name) that defines ``name`` for ``obj``, and the raw attribute."""
-    for klass in type(obj).__mro__:
-        if name in vars(klass):
-            return type_name(klass), vars(klass)[name]
+    klass = defining_class(type(obj), name)
+    if klass is not None:
+        return type_name(klass), vars(klass)[name]
     instance_dict = getattr(obj, "__dict__", None)
     if isinstance(instance_dict, dict) and name in instance_dict:
         return type_name(type(obj)), instance_dict[name]

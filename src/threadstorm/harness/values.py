@@ -93,12 +93,21 @@ def method_of(obj: Any, name: str) -> Any:
     name through the object."""
     if not through_type(name):
         return getattr(obj, name)
-    for klass in type(obj).__mro__:
-        if name in vars(klass):
-            raw = vars(klass)[name]
-            bind = getattr(type(raw), "__get__", None)
-            return raw if bind is None else bind(raw, obj, type(obj))
-    raise AttributeError(f"type {type(obj).__name__!r} has no special method {name!r}")
+    klass = defining_class(type(obj), name)
+    if klass is None:
+        raise AttributeError(f"type {type(obj).__name__!r} has no special method {name!r}")
+    raw = vars(klass)[name]
+    bind = getattr(type(raw), "__get__", None)
+    return raw if bind is None else bind(raw, obj, type(obj))
+
+
+def defining_class(klass: type, name: str) -> type | None:
+    """The first class of ``klass``'s MRO whose own namespace defines ``name``, as the
+    interpreter finds a special method; None when none does."""
+    for base in klass.__mro__:
+        if name in vars(base):
+            return base
+    return None
 
 
 def make(recipe: Make, namespace: dict[str, Any]) -> Any:
