@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from threadstorm.bucket.backtrace_match import gdb_run_signature
 from threadstorm.bucket.signature import native_frame_names
 from threadstorm.target.confined_script import Confinement, confined_script
 from threadstorm.target.interpreter import discover
@@ -76,6 +77,13 @@ def test_crash_gives_a_symbolised_backtrace(python313d: Path) -> None:
     assert enum_next.file is not None
     assert enum_next.file.endswith("enumobject.c")
     assert native_frame_names(crashing.frames)[0] == "enum_next"
+    # what follow-up reads of the run before keeping its backtrace for a bucket
+    signed = gdb_run_signature(text)
+    assert signed is not None, text[-2000:]
+    if signed.kind in ("native", "python"):
+        assert signed.parts == (backtrace.signal,), signed
+    else:  # the double decref noticed by a reference-count or allocator check
+        assert signed.kind in ("corruption", "assertion", "fatal"), signed
 
 
 def test_clean_exit_gives_none(python313d: Path) -> None:

@@ -25,6 +25,7 @@ from typing import Any
 
 from rich.console import Console
 
+from threadstorm.bucket.backtrace_match import backtrace_shows, gdb_run_signature
 from threadstorm.bucket.merge import plan_merges
 from threadstorm.bucket.signature import WORKER_KILLER
 from threadstorm.campaign.config import CampaignConfig
@@ -339,7 +340,9 @@ class FollowUp:
 
     def _backtrace(self, key: str, script: str, confinement: Confinement, deadline: float) -> None:
         """A symbolised backtrace of every thread, from gdb running the confined script:
-        one attempt always, more while the bucket's ``deadline`` allows."""
+        one attempt always, more while the bucket's ``deadline`` allows.  A run that crashed
+        another way than the bucket did (``bucket.backtrace_match``) is not kept: its stack is
+        another bug's."""
         if shutil.which("gdb") is None:
             return
         for attempt in range(GDB_ATTEMPTS):
@@ -349,10 +352,18 @@ class FollowUp:
                 self.context.interpreter, script, confinement, GDB_TIMEOUT_S
             ) as run:
                 text = native_backtrace(run.argv, GDB_TIMEOUT_S, run.env, run.cwd, run.prefix)
-            if text:
+            if not text:
+                continue
+            signature = self.store.bucket(key).signature
+            if backtrace_shows(signature, text):
                 with self.lock:
                     self.store.set_backtrace(key, text)
                 return
+            caught = gdb_run_signature(text)
+            self.console.print(
+                f"  {key}: gdb caught another crash ({caught.title if caught else '?'}), not kept",
+                highlight=False,
+            )
 
 
 def _smaller(scenario: Scenario) -> list[int]:
