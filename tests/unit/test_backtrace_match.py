@@ -8,7 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from threadstorm.bucket.backtrace_match import backtrace_shows, gdb_run_signature
+from threadstorm.bucket.backtrace_match import (
+    backtrace_shows,
+    gdb_run_description,
+    gdb_run_signature,
+)
 from threadstorm.bucket.identity import Signature
 
 TEXTS = Path(__file__).parent.parent / "corpus" / "texts"
@@ -57,3 +61,9 @@ def test_a_backtrace_is_kept_only_for_the_crash_it_shows(
 def test_kinds_whose_backtrace_shows_where_damage_was_noticed_are_not_checked() -> None:
     corruption = Signature("corruption", ("op: builtins.enumerate.__next__()",))
     assert backtrace_shows(corruption, text("gdb_product_assert.txt"))
+
+
+def test_the_line_on_a_backtrace_not_kept_says_how_the_run_crashed() -> None:
+    assert gdb_run_description(text("gdb_product_assert.txt")) == PRODUCT.title
+    assert gdb_run_description(text("gdb_setiter.txt")) == "a reference-count or allocator check"
+    assert gdb_run_description("[Inferior 1 (process 42) exited normally]\n") == "no fatal signal"

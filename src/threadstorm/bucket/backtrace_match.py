@@ -65,3 +65,13 @@ def gdb_run_signature(text: str) -> Signature | None:
         stderr=text.encode("utf-8", "replace"),
     )
     return crash_signature(crash_facts(evidence), Context())
+
+
+def gdb_run_description(text: str) -> str:
+    """A few words on how a gdb run crashed, for a line saying its backtrace was not kept."""
+    found = gdb_run_signature(text)
+    if found is None:
+        return "no fatal signal"
+    if found.kind == "corruption" and not found.parts:
+        return "a reference-count or allocator check"
+    return found.title

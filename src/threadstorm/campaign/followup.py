@@ -25,7 +25,7 @@ from typing import Any
 
 from rich.console import Console
 
-from threadstorm.bucket.backtrace_match import backtrace_shows, gdb_run_signature
+from threadstorm.bucket.backtrace_match import backtrace_shows, gdb_run_description
 from threadstorm.bucket.merge import plan_merges
 from threadstorm.bucket.signature import WORKER_KILLER
 from threadstorm.campaign.config import CampaignConfig
@@ -359,9 +359,8 @@ class FollowUp:
                 with self.lock:
                     self.store.set_backtrace(key, text)
                 return
-            caught = gdb_run_signature(text)
             self.console.print(
-                f"  {key}: gdb caught another crash ({caught.title if caught else '?'}), not kept",
+                f"  {key}: gdb caught another crash ({gdb_run_description(text)}), not kept",
                 highlight=False,
             )
 
