@@ -49,6 +49,11 @@ def site_of(signature: Signature, backtrace: str | None) -> tuple[str, ...] | No
         return None
     if signature.kind == "native":
         return signature.parts[1:]
+    return backtrace_site(backtrace)
+
+
+def backtrace_site(backtrace: str | None) -> tuple[str, ...] | None:
+    """The top normalised frames of a gdb backtrace's crashing thread (rule 2); None if none."""
     if not backtrace:
         return None
     parsed = parse_gdb_backtrace(backtrace)

@@ -2,7 +2,11 @@
 
 - An in-contract **bug** is every in-contract bucket with one crash site: the failed assertion or
   fatal error, else the native frames (the bucket's own, or its gdb backtrace's), else the
-  bucket's own signature (a site not learned yet).
+  bucket's own signature (a site not learned yet).  A generic corruption bucket's backtrace
+  shows where a reference-count or allocator check *noticed* the damage; buckets are never
+  merged by it (``bucket.merge``), but those noticed at one site (its top frames, e.g.
+  ``PyByteArray_Resize < bytearray_insert_impl < bytearray_insert``: one resize racing many
+  operations) are listed as one bug, each bucket kept as its evidence.
 - Outside-contract findings fold into one **entry per (contract rule, C function)** with the
   types affected: a hundred concurrent-``__init__`` buckets over exception classes and
   containers are one line per function that crashed, not a hundred reports.  The function is
@@ -17,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from threadstorm.bucket.identity import Signature
-from threadstorm.bucket.merge import site_of
+from threadstorm.bucket.merge import backtrace_site, site_of
 from threadstorm.report.model import BucketReport
 
 _METHOD = re.compile(r"^[\w.]+\.(\w+)\(\)$")
@@ -105,6 +109,9 @@ def crash_site(signature: Signature, backtrace: str | None) -> str:
     site = site_of(signature, backtrace)
     if site:
         return " < ".join(site)
+    noticed = backtrace_site(backtrace) if signature.kind == "corruption" else None
+    if noticed:
+        return f"corruption noticed in {' < '.join(noticed)}"
     return signature.title
 
 
