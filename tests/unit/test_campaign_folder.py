@@ -16,6 +16,7 @@ from threadstorm.campaign.followup import unfinished
 from threadstorm.campaign.lock import campaign_lock
 from threadstorm.cli import main as cli
 from threadstorm.errors import UsageError
+from threadstorm.rate import Rate
 from threadstorm.scenario.model import Make, Operation, Scenario, SharedObject, ThreadPlan
 from threadstorm.store.db import Store
 from threadstorm.target.stale import OWNER_FILE, clean_stale, mark_owner
@@ -85,9 +86,9 @@ def test_buckets_whose_follow_up_was_interrupted_are_found(tmp_path: Path) -> No
                 outcome=Outcome(Status.CRASHED, "SIGSEGV"),
             )
             keys.append(finding.bucket_key)
-        store.update_bucket_reproduction(keys[0], 3, 10, 0.2)
+        store.update_bucket_reproduction(keys[0], Rate(3, 10, (0.2,)))
         store.set_repro_script(keys[0], "print('repro')\n")  # followed up to the end
-        store.update_bucket_reproduction(keys[1], 3, 10, 0.2)  # killed while minimising
+        store.update_bucket_reproduction(keys[1], Rate(3, 10, (0.2,)))  # killed while minimising
         assert set(unfinished(store)) == {keys[1], keys[2]}
         assert store.integrity_problems() == []
 
@@ -101,7 +102,7 @@ def test_resume_finishes_a_campaign_killed_after_its_last_follow_up_step(
         file(store, INIT)
         file(store, NATIVE)
         for key in (INIT.key, NATIVE.key):
-            store.update_bucket_reproduction(key, 3, 10, 0.2)
+            store.update_bucket_reproduction(key, Rate(3, 10, (0.2,)))
             store.set_repro_script(key, "print('repro')\n")
         store.set_backtrace(INIT.key, BACKTRACE)  # follow-up was killed before merging by site
         store.update_campaign(status="following up", duration_s=5.0)

@@ -1,4 +1,5 @@
-"""Bugs above buckets: corruption buckets noticed at one native site are listed as one bug."""
+"""Bugs above buckets: corruption buckets noticed at one native site are listed as one bug, and
+a bug report says where the reruns that missed its bucket crashed instead."""
 
 from __future__ import annotations
 
@@ -8,7 +9,11 @@ from pathlib import Path
 from test_report_samples import sample_report
 
 from threadstorm.bucket.identity import Signature
+from threadstorm.rate import Rate
 from threadstorm.report.bugs import bugs, crash_site
+from threadstorm.report.markdown import bucket_markdown
+from threadstorm.report.model import RerunEnding, rerun_endings
+from threadstorm.store.records import Reproduction
 
 TEXTS = Path(__file__).parent.parent / "corpus" / "texts"
 RESIZE_INSERT = (TEXTS / "gdb_setiter.txt").read_text()
@@ -39,3 +44,25 @@ def test_corruption_buckets_noticed_at_one_site_are_one_bug(tmp_path: Path) -> N
     assert sorted(len(bug.buckets) for bug in found) == [1, 1, 3]
     together = next(bug for bug in found if len(bug.buckets) == 3)
     assert {b.id for b in together.buckets} == {b.id for b in noticed_together}
+
+
+def test_reruns_that_crashed_elsewhere_are_named_by_bucket() -> None:
+    rate = Rate(3, 10, (0.1,) * 3, {"9f2fb0f338a8": 5, "passed": 1, "0123456789ab": 1})
+    endings = rerun_endings(Reproduction(rate, 0.1), {"9f2fb0f338a8": "assertion: x.c | f | e"})
+    assert endings == (
+        RerunEnding("bucket 9f2fb0f338a8 (assertion: x.c | f | e)", 5, crashed=True),
+        RerunEnding("another crash (signature 0123456789ab)", 1, crashed=True),
+        RerunEnding("passed", 1, crashed=False),
+    )
+    assert rerun_endings(None, {}) == ()
+
+
+def test_the_bug_report_says_where_other_reruns_crashed(tmp_path: Path) -> None:
+    bucket = next(b for b in sample_report(tmp_path).buckets if b.reproduction is not None)
+    quiet = bucket_markdown(replace(bucket, rerun_endings=(RerunEnding("passed", 2, False),)))
+    assert "crashed elsewhere" not in quiet
+    sibling = RerunEnding("bucket 9f2fb0f338a8 (assertion: x.c | f | e)", 2, crashed=True)
+    text = bucket_markdown(replace(bucket, rerun_endings=(sibling,)))
+    assert "Other reruns crashed elsewhere: 2 as bucket 9f2fb0f338a8 (assertion: x.c | f | e)." in (
+        text
+    )

@@ -214,7 +214,7 @@ def fill(store: Store, clock: Clock) -> None:
         outcome=Outcome(Status.HUNG, "no progress for 10 s"),
     )
     key = UNION_SIGNATURE.key
-    store.update_bucket_reproduction(key, 8, 10, 0.42)
+    store.update_bucket_reproduction(key, Rate(8, 10, (0.42,)))
     store.set_minimised(
         key,
         union_scenario(size=2, threads=2),

@@ -246,7 +246,7 @@ def test_later_facts_round_trip(tmp_path: Path) -> None:
     store, _ = make_store(tmp_path)
     key, _ = find(store)
     small = union_scenario(size=2, threads=2)
-    store.update_bucket_reproduction(key, 8, 10, 0.42)
+    store.update_bucket_reproduction(key, Rate(8, 10, (0.42,)))
     store.set_minimised(
         key,
         small,
@@ -308,14 +308,23 @@ def test_a_store_of_the_previous_schema_is_read_and_upgraded(tmp_path: Path) -> 
     key, _ = find(store)
     store.close()
     path = tmp_path / "c" / FILENAME
-    with sqlite3.connect(path) as db:  # as version 1 wrote it: no confirmation column
+    store = Store.open(tmp_path / "c")
+    store.update_bucket_reproduction(key, Rate(3, 10, (0.2,)))
+    store.close()
+    with sqlite3.connect(path) as db:  # as version 1 wrote it: no confirmation, no others
         db.execute("ALTER TABLE buckets DROP COLUMN confirmation")
+        db.execute("ALTER TABLE buckets DROP COLUMN repro_others")
         db.execute("PRAGMA user_version = 1")
     with Store.open(tmp_path / "c", readonly=True) as old:
         assert old.bucket(key).confirmation is None
+        reproduction = old.bucket(key).reproduction
+        assert reproduction is not None and reproduction.rate.others == {}
     with Store.open(tmp_path / "c") as upgraded:
         upgraded.set_confirmation(key, Confirmation("/p", 10, 0))
         assert upgraded.bucket(key).confirmation == Confirmation("/p", 10, 0)
+        upgraded.update_bucket_reproduction(key, Rate(3, 10, (0.2,), {"passed": 7}))
+        reproduction = upgraded.bucket(key).reproduction
+        assert reproduction is not None and reproduction.rate.others == {"passed": 7}
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 

@@ -183,9 +183,7 @@ class FollowUp:
         if rate.crashes < TARGET_CRASHES and remaining > 10:
             scenario, rate = self.amplified(session, key, scenario, rate, remaining / 3)
         with self.lock:
-            self.store.update_bucket_reproduction(
-                key, rate.crashes, rate.runs, rate.median_time_to_crash_s
-            )
+            self.store.update_bucket_reproduction(key, rate)
         remaining = deadline - time.monotonic()
         if rate.crashes and remaining > 10:
             result = minimise(

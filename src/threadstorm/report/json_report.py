@@ -2,8 +2,8 @@
 
 Top-level keys: ``campaign`` (runs, duration_s, runs_per_second, outcomes, target facts,
 ``families``: runs and share per scenario family, ``rewards``: what the search's arms earned...),
-``buckets`` (id, status, signature, count, contract, reproduction, scenario, minimised, variants,
-backtrace, repro script...), ``coverage`` (per module: total, reachable, exercised, never
+``buckets`` (id, status, signature, count, contract, reproduction, ``rerun_endings``: how the
+reruns that missed the bucket ended, scenario, minimised, variants, backtrace, repro script...), ``coverage`` (per module: total, reachable, exercised, never
 reached), ``weights``, ``discoveries`` and ``matrix``.  ``REPORT_VERSION`` changes when a key
 changes meaning or disappears; new keys may appear at any time.
 """
@@ -130,6 +130,10 @@ def bucket_json(bucket: BucketReport) -> dict[str, Any]:
         "last_seen": timestamp_text(bucket.last_seen),
         "first_seen_s": bucket.first_seen_s,
         "reproduction": reproduction_json(bucket.reproduction),
+        "rerun_endings": [
+            {"ending": ending.label, "runs": ending.runs, "crashed": ending.crashed}
+            for ending in bucket.rerun_endings
+        ],
         "outcome": bucket.reason,
         "signal": bucket.signal,
         "family": bucket.family,

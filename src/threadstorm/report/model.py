@@ -12,6 +12,7 @@ The campaign's configuration is read for these keys, all optional: ``target`` (t
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +38,7 @@ from threadstorm.triage.outcome import Status
 from threadstorm.triage.parsers import SanitizerStack
 
 CRASH_OUTPUT_LINES = 60
+_BUCKET_KEY = re.compile(r"[0-9a-f]{12}")  # a signature key, as bucket ids are
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,15 @@ def _frame_text(frame: Mapping[str, Any]) -> str:
 
 
 @dataclass(frozen=True)
+class RerunEnding:
+    """How some of a bucket's reruns ended that did not end in the bucket."""
+
+    label: str  # "bucket KEY (TITLE)", "another crash (signature KEY)", or an outcome ("passed")
+    runs: int
+    crashed: bool  # in another bucket, or under a signature no bucket holds
+
+
+@dataclass(frozen=True)
 class BucketReport:
     """One bucket, with everything needed to file it as a bug report on its own."""
 
@@ -147,6 +158,9 @@ class BucketReport:
     repro_script: str | None
     target: TargetFacts
     folder: str
+    # how the reruns that did not end in this bucket ended, most first: the same race often
+    # dies at a sibling site, and so may the script
+    rerun_endings: tuple[RerunEnding, ...] = ()
 
     @property
     def in_contract(self) -> bool:
@@ -308,7 +322,9 @@ def build_report(store: Store) -> Report:
     """Read everything a report needs from ``store``."""
     record = store.campaign()
     campaign = _campaign(store, record)
-    buckets = tuple(_bucket(store, bucket, campaign) for bucket in store.buckets())
+    records = store.buckets()
+    titles = {bucket.key: bucket.signature.title for bucket in records}
+    buckets = tuple(_bucket(store, bucket, campaign, titles) for bucket in records)
     return Report(
         campaign=campaign,
         buckets=buckets,
@@ -348,7 +364,9 @@ def _campaign(store: Store, record: CampaignRecord) -> CampaignSummary:
     )
 
 
-def _bucket(store: Store, bucket: BucketRecord, campaign: CampaignSummary) -> BucketReport:
+def _bucket(
+    store: Store, bucket: BucketRecord, campaign: CampaignSummary, titles: Mapping[str, str]
+) -> BucketReport:
     crash = store.crash(bucket.representative_crash)
     stderr = crash.evidence.stderr_text.rstrip().splitlines()[-CRASH_OUTPUT_LINES:]
     return BucketReport(
@@ -380,7 +398,26 @@ def _bucket(store: Store, bucket: BucketRecord, campaign: CampaignSummary) -> Bu
         repro_script=bucket.repro_script,
         target=campaign.target,
         folder=campaign.folder,
+        rerun_endings=rerun_endings(bucket.reproduction, titles),
     )
+
+
+def rerun_endings(
+    reproduction: Reproduction | None, titles: Mapping[str, str]
+) -> tuple[RerunEnding, ...]:
+    """How a bucket's other reruns ended, most first: another bucket of the campaign (by key and
+    title), another signature no bucket holds, or an outcome (``passed``)."""
+    if reproduction is None:
+        return ()
+    endings = []
+    for ending, runs in reproduction.rate.others.items():
+        if ending in titles:
+            endings.append(RerunEnding(f"bucket {ending} ({titles[ending]})", runs, crashed=True))
+        elif _BUCKET_KEY.fullmatch(ending):
+            endings.append(RerunEnding(f"another crash (signature {ending})", runs, crashed=True))
+        else:
+            endings.append(RerunEnding(ending, runs, crashed=False))
+    return tuple(sorted(endings, key=lambda ending: (-ending.runs, ending.label)))
 
 
 def coverage_by_module(entries: list[CoverageEntry]) -> tuple[ModuleCoverage, ...]:

@@ -35,6 +35,7 @@ FOLLOW_UP_COLUMNS = (
     "repro_crashes",
     "repro_runs",
     "median_time_to_crash_s",
+    "repro_others",
     "minimised_scenario",
     "minimised_before_size",
     "minimised_after_size",

@@ -362,15 +362,15 @@ class Store:
 
     # ------------------------------------------------------------------ what was learned later
 
-    def update_bucket_reproduction(
-        self, key: str, crashes: int, runs: int, median_time_to_crash_s: float | None
-    ) -> None:
-        """Record a measured reproduction rate: ``crashes`` of ``runs`` reruns crashed."""
+    def update_bucket_reproduction(self, key: str, rate: Rate) -> None:
+        """Record a measured reproduction rate: ``rate.crashes`` of ``rate.runs`` reruns ended in
+        the bucket, and how the others ended (``rate.others``: other bucket keys, outcomes)."""
         self._update_bucket(
             key,
-            repro_crashes=crashes,
-            repro_runs=runs,
-            median_time_to_crash_s=median_time_to_crash_s,
+            repro_crashes=rate.crashes,
+            repro_runs=rate.runs,
+            median_time_to_crash_s=rate.median_time_to_crash_s,
+            repro_others=dump(rate.others),
         )
 
     def set_minimised(
@@ -616,9 +616,9 @@ def _merge_into_bucket(
 def _bucket_from_row(row: sqlite3.Row) -> BucketRecord:
     reproduction = None
     if row["repro_runs"] is not None:
-        reproduction = Reproduction(
-            Rate(row["repro_crashes"], row["repro_runs"]), row["median_time_to_crash_s"]
-        )
+        others = _load(_column(row, "repro_others")) or {}
+        rate = Rate(row["repro_crashes"], row["repro_runs"], others=dict(others))
+        reproduction = Reproduction(rate, row["median_time_to_crash_s"])
     minimisation = None
     if row["minimised_scenario"] is not None:
         minimisation = Minimisation(

@@ -19,11 +19,12 @@ from typing import Any
 
 from threadstorm.errors import UsageError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # How to bring a store of each older version up to the next one (done when opened for writing;
 # a read-only open of an older store reads it as it is, missing columns read as empty).
 UPGRADES = {
     1: "ALTER TABLE buckets ADD COLUMN confirmation TEXT;",
+    2: "ALTER TABLE buckets ADD COLUMN repro_others TEXT;",
 }
 FILENAME = "threadstorm.sqlite"
 BUSY_TIMEOUT_S = 30.0
@@ -60,6 +61,7 @@ CREATE TABLE buckets (
     repro_crashes INTEGER,
     repro_runs INTEGER,
     median_time_to_crash_s REAL,
+    repro_others TEXT,                     -- JSON {bucket key or outcome: runs}
     minimised_scenario TEXT,
     minimised_before_size TEXT,
     minimised_after_size TEXT,
