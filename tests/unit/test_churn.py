@@ -70,5 +70,5 @@ def test_the_contended_shape_renders_with_its_contender() -> None:
     scenario = next(s for s in draws("builtins.list") if any(o.name == HOT for o in s.shared))
     script = render(scenario, Header())
     assert "functools.partial(repr, s.hot)" in script
-    assert "lambda: s.obj.append([s.hot" in script
+    assert "lambda: s.obj.append(*[[s.hot" in script
     compile(script, "repro.py", "exec")

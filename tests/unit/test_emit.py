@@ -112,7 +112,7 @@ def test_timed_script_matches_golden() -> None:
     script = render(churn_scenario(), HEADER)
     check_golden("repro_churn.py.txt", script)
     assert "START = {2: (0, 200)}" in script
-    assert "lambda: s.obj.append(big_union(40))" in script  # fresh: built at every call
+    assert "lambda: s.obj.append(*[big_union(40)])" in script  # fresh: built at every call
     assert "SPAWN = {1}" in script
 
 

@@ -3,9 +3,10 @@
 Top-level keys: ``campaign`` (runs, duration_s, runs_per_second, outcomes, target facts,
 ``families``: runs and share per scenario family, ``rewards``: what the search's arms earned...),
 ``buckets`` (id, status, signature, count, contract, reproduction, ``rerun_endings``: how the
-reruns that missed the bucket ended, scenario, minimised, variants, backtrace, repro script...), ``coverage`` (per module: total, reachable, exercised, never
-reached), ``weights``, ``discoveries`` and ``matrix``.  ``REPORT_VERSION`` changes when a key
-changes meaning or disappears; new keys may appear at any time.
+reruns that missed the bucket ended, scenario, minimised, variants, backtrace, repro script...),
+``coverage`` (per module: total, reachable, exercised, never reached), ``weights``,
+``discoveries`` and ``matrix``.  ``REPORT_VERSION`` changes when a key changes meaning or
+disappears; new keys may appear at any time.
 """
 
 from __future__ import annotations

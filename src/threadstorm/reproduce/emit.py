@@ -6,7 +6,8 @@ recipes (fresh ones again every round, by the barrier's action), every thread's 
 once per round, threads released together by a ``threading.Barrier``, exceptions swallowed.
 Timing is written out only where the scenario has some: a ``START`` table (wait for another
 thread to begin, then spin), a ``SPAWN`` set (a short-lived thread per call), and operations
-whose arguments are built anew for every call written as ``lambda: ...``.  It
+whose arguments are built anew for every call written as ``lambda: f(*[...])`` (a new list of
+arguments at every call, as the harness builds them).  It
 repeats the storm until the process crashes or the time limit passes, and then exits 0 saying so.
 Makers (``big_union`` and friends) are copied from the harness's own source, stripped of
 annotations and docstrings, so script and harness cannot drift apart.
@@ -160,15 +161,23 @@ class _Renderer:
         return f"{PARTIAL}(delattr, {target}, {op.name!r})"
 
     def call_expression(self, op: Operation, target: str, args: list[str]) -> str:
-        """The operation as one call expression, arguments evaluated where it runs."""
+        """The operation as one call expression, arguments evaluated where it runs.
+
+        The arguments are passed as ``*[...]``, a list built at every call, as the harness
+        builds them (``execute._fresh_call``): a use-after-free shows only when something
+        reuses the freed memory, and that allocation is often what does (an OrderedDict
+        ``pop(1, 1)`` racing ``__ior__`` crashed 3 of 3 scripts so, 0 of 3 with plain
+        ``pop(1, 1)``, which allocates nothing).
+        """
+        fresh = [f"*[{', '.join(args)}]"] if args else []
         if op.kind == "method" and through_type(op.name):
-            return f"type({target}).{op.name}({', '.join([target, *args])})"
+            return f"type({target}).{op.name}({', '.join([target, *fresh])})"
         if op.kind == "method":
-            return f"{_attribute(target, op.name)}({', '.join(args)})"
+            return f"{_attribute(target, op.name)}({', '.join(fresh)})"
         if op.kind == "function":
-            return f"{self.reference(op.name)}({', '.join([target, *args])})"
+            return f"{self.reference(op.name)}({', '.join([target, *fresh])})"
         if op.kind == "setattr":
-            return f"setattr({target}, {op.name!r}, {args[0]})"
+            return f"setattr({target}, {op.name!r}, {fresh[0]})"
         return f"{op.kind}({target}, {op.name!r})"
 
     def _helper(self, name: str) -> None:
