@@ -50,19 +50,20 @@ def test_reruns_that_crashed_elsewhere_are_named_by_bucket() -> None:
     rate = Rate(3, 10, (0.1,) * 3, {"9f2fb0f338a8": 5, "passed": 1, "0123456789ab": 1})
     endings = rerun_endings(Reproduction(rate, 0.1), {"9f2fb0f338a8": "assertion: x.c | f | e"})
     assert endings == (
-        RerunEnding("bucket 9f2fb0f338a8 (assertion: x.c | f | e)", 5, crashed=True),
-        RerunEnding("another crash (signature 0123456789ab)", 1, crashed=True),
-        RerunEnding("passed", 1, crashed=False),
+        RerunEnding("bucket 9f2fb0f338a8 (assertion: x.c | f | e)", 5, finding=True),
+        RerunEnding("another crash (signature 0123456789ab)", 1, finding=True),
+        RerunEnding("passed", 1, finding=False),
     )
     assert rerun_endings(None, {}) == ()
 
 
-def test_the_bug_report_says_where_other_reruns_crashed(tmp_path: Path) -> None:
+def test_the_bug_report_says_where_other_reruns_ended(tmp_path: Path) -> None:
     bucket = next(b for b in sample_report(tmp_path).buckets if b.reproduction is not None)
-    quiet = bucket_markdown(replace(bucket, rerun_endings=(RerunEnding("passed", 2, False),)))
-    assert "crashed elsewhere" not in quiet
-    sibling = RerunEnding("bucket 9f2fb0f338a8 (assertion: x.c | f | e)", 2, crashed=True)
+    passed = RerunEnding("passed", 2, finding=False)
+    quiet = bucket_markdown(replace(bucket, rerun_endings=(passed,)))
+    assert "ended elsewhere" not in quiet
+    sibling = RerunEnding("bucket 9f2fb0f338a8 (assertion: x.c | f | e)", 2, finding=True)
     text = bucket_markdown(replace(bucket, rerun_endings=(sibling,)))
-    assert "Other reruns crashed elsewhere: 2 as bucket 9f2fb0f338a8 (assertion: x.c | f | e)." in (
+    assert "Other reruns ended elsewhere: 2 as bucket 9f2fb0f338a8 (assertion: x.c | f | e)." in (
         text
     )

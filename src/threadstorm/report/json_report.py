@@ -132,7 +132,7 @@ def bucket_json(bucket: BucketReport) -> dict[str, Any]:
         "first_seen_s": bucket.first_seen_s,
         "reproduction": reproduction_json(bucket.reproduction),
         "rerun_endings": [
-            {"ending": ending.label, "runs": ending.runs, "crashed": ending.crashed}
+            {"ending": ending.label, "runs": ending.runs, "finding": ending.finding}
             for ending in bucket.rerun_endings
         ],
         "outcome": bucket.reason,

@@ -173,11 +173,11 @@ def _how_often(bucket: BucketReport) -> list[str]:
         if median is not None:
             sentence += f"; median time to crash {duration_text(median)}"
         lines.append(sentence + ".")
-        elsewhere = [ending for ending in bucket.rerun_endings if ending.crashed]
+        elsewhere = [ending for ending in bucket.rerun_endings if ending.finding]
         if elsewhere:
             ways = "; ".join(f"{ending.runs} as {ending.label}" for ending in elsewhere)
             lines.append(
-                f"Other reruns crashed elsewhere: {ways}. The script repeats the scenario until "
+                f"Other reruns ended elsewhere: {ways}. The script repeats the scenario until "
                 "its first crash, so it may show one of those instead."
             )
     else:

@@ -122,7 +122,7 @@ class RerunEnding:
 
     label: str  # "bucket KEY (TITLE)", "another crash (signature KEY)", or an outcome ("passed")
     runs: int
-    crashed: bool  # in another bucket, or under a signature no bucket holds
+    finding: bool  # another bucket's crash or hang, or a signature no bucket holds
 
 
 @dataclass(frozen=True)
@@ -412,11 +412,11 @@ def rerun_endings(
     endings = []
     for ending, runs in reproduction.rate.others.items():
         if ending in titles:
-            endings.append(RerunEnding(f"bucket {ending} ({titles[ending]})", runs, crashed=True))
+            endings.append(RerunEnding(f"bucket {ending} ({titles[ending]})", runs, finding=True))
         elif _BUCKET_KEY.fullmatch(ending):
-            endings.append(RerunEnding(f"another crash (signature {ending})", runs, crashed=True))
+            endings.append(RerunEnding(f"another crash (signature {ending})", runs, finding=True))
         else:
-            endings.append(RerunEnding(ending, runs, crashed=False))
+            endings.append(RerunEnding(ending, runs, finding=False))
     return tuple(sorted(endings, key=lambda ending: (-ending.runs, ending.label)))
 
 
